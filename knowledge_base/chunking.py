@@ -1,0 +1,75 @@
+"""Split a Document's sections into passages: along headings first, then along sentences."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.types import Document, Section
+from knowledge_base.text import split_sentences, text_length
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    title_path: tuple[str, ...]
+    text: str
+    metadata: dict
+
+
+class SentenceChunker:
+    """Packs whole sentences into passages of at most `max_words` word units.
+
+    Passages never cross a heading, so each one cites a single section. The limit keeps a passage
+    (with its heading path) inside the embedder's 256-token window; a single sentence longer than
+    the limit is split on word boundaries rather than dropped.
+    """
+
+    def __init__(self, max_words: int = 160, min_words: int = 12) -> None:
+        self.max_words = max_words
+        self.min_words = min_words
+
+    def chunk(self, document: Document) -> list[Chunk]:
+        chunks: list[Chunk] = []
+        for section in document.sections:
+            chunks.extend(self._chunk_section(section))
+        return chunks
+
+    def _chunk_section(self, section: Section) -> list[Chunk]:
+        pieces: list[str] = []
+        for sentence in split_sentences(section.text):
+            pieces.extend(self._split_long(sentence))
+        groups: list[list[str]] = []
+        size = 0
+        for piece in pieces:
+            n = text_length(piece)
+            if groups and size + n <= self.max_words:
+                groups[-1].append(piece)
+                size += n
+            else:
+                groups.append([piece])
+                size = n
+        # A tiny tail reads better merged into the passage before it, within 25% over the limit.
+        if len(groups) > 1 and text_length(" ".join(groups[-1])) < self.min_words:
+            if text_length(" ".join(groups[-2] + groups[-1])) <= self.max_words * 1.25:
+                groups[-2].extend(groups.pop())
+        return [Chunk(section.title_path, _join(g), section.metadata) for g in groups]
+
+    def _split_long(self, sentence: str) -> list[str]:
+        if text_length(sentence) <= self.max_words:
+            return [sentence]
+        if " " not in sentence.strip():  # unspaced CJK text: cut by characters
+            step = self.max_words
+            return [sentence[i : i + step] for i in range(0, len(sentence), step)]
+        words = sentence.split()
+        return [" ".join(words[i : i + self.max_words]) for i in range(0, len(words), self.max_words)]
+
+
+def _join(sentences: list[str]) -> str:
+    out = ""
+    for s in sentences:
+        if not out:
+            out = s
+        elif s.startswith("- ") or out.endswith(("。", "！", "？", "；")):
+            out += ("\n" if s.startswith("- ") else "") + s
+        else:
+            out += " " + s
+    return out

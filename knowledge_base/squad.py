@@ -1,0 +1,71 @@
+"""SQuAD-format files as documents and questions, for the retrieval (and later reader) evaluations."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.errors import DocumentError
+from bot.types import Document, Section
+from knowledge_base.text import detect_language
+
+
+@dataclass(frozen=True, slots=True)
+class SquadQuestion:
+    qid: str
+    question: str
+    doc_id: str
+    answers: tuple[str, ...]
+    is_impossible: bool
+
+
+def paragraph_doc_id(context: str) -> str:
+    # Keyed by content: a paragraph present in two files (v1.1 and v2.0 share articles) is one document.
+    return "squad/" + hashlib.sha1(context.encode("utf-8")).hexdigest()[:16]
+
+
+def load_squad(path: Path) -> tuple[list[Document], list[SquadQuestion]]:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        articles = data["data"]
+    except FileNotFoundError:
+        raise DocumentError(str(path), "file not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DocumentError(str(path), f"not a JSON file: {exc}") from None
+    except (KeyError, TypeError):
+        raise DocumentError(str(path), 'not in SQuAD format (no top-level "data" list)') from None
+    documents: dict[str, Document] = {}
+    questions: list[SquadQuestion] = []
+    for article in articles:
+        title = str(article.get("title", "")).replace("_", " ").strip() or path.stem
+        for paragraph in article.get("paragraphs", []):
+            context = paragraph.get("context", "")
+            if not context.strip():
+                continue
+            doc_id = paragraph_doc_id(context)
+            documents.setdefault(
+                doc_id,
+                Document(
+                    doc_id=doc_id,
+                    title=title,
+                    doc_type="article",
+                    language=detect_language(context),
+                    sections=(Section((title,), context),),
+                    source_path=str(path),
+                    checksum=hashlib.sha256(context.encode("utf-8")).hexdigest(),
+                ),
+            )
+            for qa in paragraph.get("qas", []):
+                questions.append(
+                    SquadQuestion(
+                        qid=str(qa.get("id", len(questions))),
+                        question=qa.get("question", ""),
+                        doc_id=doc_id,
+                        answers=tuple(a.get("text", "") for a in qa.get("answers", [])),
+                        is_impossible=bool(qa.get("is_impossible", False)),
+                    )
+                )
+    return list(documents.values()), questions

@@ -1,0 +1,1 @@
+"""Models: the embedder now; the reader, generator and intent model build on the same pattern."""
