@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from bot.types import Document, Section
@@ -34,13 +35,15 @@ class SentenceChunker:
         return chunks
 
     def _chunk_section(self, section: Section) -> list[Chunk]:
-        pieces: list[str] = []
-        for sentence in split_sentences(section.text):
-            pieces.extend(self._split_long(sentence))
-        groups: list[list[str]] = []
+        # (block number, sentence): a paragraph, list item or table row is a block; blocks keep their line.
+        pieces: list[tuple[int, str]] = []
+        for block_no, block in enumerate(re.split(r"\n\s*\n", section.text)):
+            for sentence in split_sentences(block):
+                pieces.extend((block_no, p) for p in self._split_long(sentence))
+        groups: list[list[tuple[int, str]]] = []
         size = 0
         for piece in pieces:
-            n = text_length(piece)
+            n = text_length(piece[1])
             if groups and size + n <= self.max_words:
                 groups[-1].append(piece)
                 size += n
@@ -48,8 +51,8 @@ class SentenceChunker:
                 groups.append([piece])
                 size = n
         # A tiny tail reads better merged into the passage before it, within 25% over the limit.
-        if len(groups) > 1 and text_length(" ".join(groups[-1])) < self.min_words:
-            if text_length(" ".join(groups[-2] + groups[-1])) <= self.max_words * 1.25:
+        if len(groups) > 1 and text_length(_join(groups[-1])) < self.min_words:
+            if text_length(_join(groups[-2] + groups[-1])) <= self.max_words * 1.25:
                 groups[-2].extend(groups.pop())
         return [Chunk(section.title_path, _join(g), section.metadata) for g in groups]
 
@@ -63,13 +66,18 @@ class SentenceChunker:
         return [" ".join(words[i : i + self.max_words]) for i in range(0, len(words), self.max_words)]
 
 
-def _join(sentences: list[str]) -> str:
+def _join(pieces: list[tuple[int, str]]) -> str:
+    """Sentences of one block joined by a space (none after CJK punctuation); blocks by a blank line."""
     out = ""
-    for s in sentences:
-        if not out:
-            out = s
-        elif s.startswith("- ") or out.endswith(("。", "！", "？", "；")):
-            out += ("\n" if s.startswith("- ") else "") + s
+    previous_block = None
+    for block_no, sentence in pieces:
+        if previous_block is None:
+            out = sentence
+        elif block_no != previous_block:
+            out += "\n\n" + sentence
+        elif out.endswith(("。", "！", "？", "；")):
+            out += sentence
         else:
-            out += " " + s
+            out += " " + sentence
+        previous_block = block_no
     return out

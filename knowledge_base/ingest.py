@@ -97,6 +97,10 @@ class Ingestor:
                     seen.add(doc_id)
                 except OSError as exc:
                     failed.append((str(file), f"cannot read file: {exc.strerror or exc}"))
+                except Exception as exc:  # a parser bug on one odd file must not stop the other files
+                    log.exception("unexpected error reading %s", file)
+                    failed.append((str(file), f"could not be parsed ({type(exc).__name__}: {exc})"))
+                    seen.add(doc_id)
             roots = [Path(p).resolve() for p in paths]
             vanished = [
                 doc_id

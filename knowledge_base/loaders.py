@@ -111,7 +111,8 @@ def _decode(data: bytes, file: Path) -> str:
 
 def _default_title(file: Path) -> str:
     stem = file.name.split(".")[0]
-    return re.sub(r"[-_]+", " ", stem).strip().capitalize() or file.name
+    title = re.sub(r"[-_]+", " ", stem).strip().capitalize() or file.name
+    return "FAQ" if title.lower() == "faq" else title
 
 
 # ---------------------------------------------------------------- Markdown
@@ -128,12 +129,13 @@ def parse_markdown(data: bytes, file: Path) -> tuple[str, list[Section], str, di
     sections: list[Section] = []
     buffer: list[str] = []
     row: list[str] = []
+    header: list[str] = []
     in_heading = 0
 
     def flush() -> None:
         if buffer:
             path = tuple(h for _, h in headings)
-            sections.append(Section(title_path=path, text="\n".join(buffer)))
+            sections.append(Section(title_path=path, text="\n\n".join(buffer)))
             buffer.clear()
 
     for i, tok in enumerate(tokens):
@@ -147,10 +149,15 @@ def parse_markdown(data: bytes, file: Path) -> tuple[str, list[Section], str, di
             if in_heading == 1 and not title:
                 title = heading
             headings = [(lvl, h) for lvl, h in headings if lvl < in_heading] + [(in_heading, heading)]
+        elif tok.type == "thead_open":
+            header = []
         elif tok.type == "tr_open":
             row = []
         elif tok.type == "tr_close":
-            buffer.append(" | ".join(row))
+            if tokens[i - 1].type == "th_close":
+                header = row
+            else:
+                buffer.append(table_row_text(header, row))
         elif tok.type == "inline" and tokens[i - 1].type in ("th_open", "td_open"):
             row.append(_inline_text(tok))
         elif tok.type == "inline":
@@ -176,6 +183,13 @@ def _inline_text(token) -> str:
     return " ".join("".join(parts).split())
 
 
+def table_row_text(header: list[str], cells: list[str]) -> str:
+    """A table row as a sentence that stands alone: "Zone: Canada; Standard: $12.95; Express: $24.95"."""
+    if header and len(header) == len(cells):
+        return "; ".join(f"{h}: {c}" if h else c for h, c in zip(header, cells) if c) + "."
+    return "; ".join(c for c in cells if c) + "."
+
+
 # ---------------------------------------------------------------- HTML
 
 _BLOCKS = ("p", "li", "tr", "dt", "dd", "pre", "blockquote", "figcaption", "td", "th")
@@ -197,10 +211,11 @@ def parse_html(data: bytes, file: Path) -> tuple[str, list[Section], str, dict]:
 
     def flush() -> None:
         if buffer:
-            sections.append(Section(tuple(h for _, h in headings), "\n".join(buffer)))
+            sections.append(Section(tuple(h for _, h in headings), "\n\n".join(buffer)))
             buffer.clear()
 
     body = soup.body or soup
+    headers: dict[int, list[str]] = {}
     for el in body.find_all(re.compile(r"^(h[1-6]|" + "|".join(_BLOCKS) + ")$")):
         if el.name[0] == "h" and el.name[1:].isdigit():
             flush()
@@ -212,11 +227,16 @@ def parse_html(data: bytes, file: Path) -> tuple[str, list[Section], str, dict]:
                 headings = [(lvl, h) for lvl, h in headings if lvl < level] + [(level, text)]
             continue
         # Only leaf blocks: a <li> holding a <p> is read through its <p>; a <td> through its <tr>.
-        if el.find(_BLOCKS) or el.name in ("td", "th") and el.find_parent("tr"):
+        inner = ("p", "li", "dt", "dd", "pre", "blockquote", "figcaption") if el.name == "tr" else _BLOCKS
+        if el.find(inner) or el.name in ("td", "th") and el.find_parent("tr"):
             continue
         if el.name == "tr":
             cells = [" ".join(c.get_text(" ").split()) for c in el.find_all(["td", "th"])]
-            text = " | ".join(c for c in cells if c)
+            table = el.find_parent("table")
+            if el.find("td") is None:  # a header row labels the rows below it
+                headers[id(table)] = cells
+                continue
+            text = table_row_text(headers.get(id(table), []), cells)
         else:
             text = " ".join(el.get_text(" ").split())
         if text:
@@ -267,13 +287,25 @@ def _unwrap_pdf_text(text: str) -> str:
 
 def parse_csv(data: bytes, file: Path) -> tuple[str, list[Section], str, dict]:
     text = _decode(data, file)
+    # Only the delimiter is sniffed; quoting is always RFC 4180, which the sniffer misjudges on
+    # answers that quote phrases ("Final Sale").
     try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+        delimiter = csv.Sniffer().sniff(text[:4096], delimiters=",;\t").delimiter
     except csv.Error:
-        dialect = csv.excel
+        delimiter = ","
+    dialect = csv.excel_tab if delimiter == "\t" else csv.excel
+    if delimiter == ";":
+        class _Semicolon(csv.excel):
+            delimiter = ";"
+
+        dialect = _Semicolon
     reader = csv.DictReader(io.StringIO(text), dialect=dialect)
     columns = {(c or "").strip().lower() for c in reader.fieldnames or []}
-    rows = [{(k or "").strip().lower(): (v or "").strip() for k, v in row.items()} for row in reader]
+    # Extra cells beyond the header arrive under the key None as a list: a malformed row, not a field.
+    rows = [
+        {k.strip().lower(): (v or "").strip() for k, v in row.items() if isinstance(k, str) and not isinstance(v, list)}
+        for row in reader
+    ]
     title = _default_title(file)
     if FAQ_COLUMNS <= columns:
         sections = [

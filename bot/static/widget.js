@@ -32,7 +32,7 @@
   var STATUS = {
     idle: "offline",
     connecting: "connecting\u2026",
-    connected: "connected",
+    connected: "online",
     reconnecting: "reconnecting\u2026"
   };
 
@@ -647,7 +647,7 @@
     delay = Math.min(BACKOFF_MAX_MS, delay * (1 + Math.random() * 0.2)); // jitter avoids reconnect stampedes
     state.attempt += 1;
     clearTimeout(state.reconnectTimer);
-    
+    state.reconnectTimer = setTimeout(connect, delay);
   }
 
   function reconnectNow() {

@@ -1,0 +1,176 @@
+"""Durable conversation history. SQLite is the embedded default; another database implements
+the same ConversationStore interface and passes the same contract tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from bot.errors import NotFound, StorageError
+from bot.types import Conversation, Role, StoredTurn, utcnow
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+    conversation_id TEXT PRIMARY KEY,
+    channel TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    owner TEXT NOT NULL DEFAULT 'bot'
+);
+CREATE INDEX IF NOT EXISTS conversations_by_sender ON conversations(channel, sender, updated_at);
+CREATE TABLE IF NOT EXISTS turns (
+    turn_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id TEXT NOT NULL REFERENCES conversations(conversation_id),
+    role TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    payload TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS turns_by_conversation ON turns(conversation_id, turn_id);
+"""
+
+
+class ConversationStore(Protocol):
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def conversation_for(self, channel: str, sender: str) -> Conversation: ...
+    async def get(self, conversation_id: str) -> Conversation: ...
+    async def append(self, conversation_id: str, role: Role, text: str, payload: dict[str, Any] | None = None) -> StoredTurn: ...
+    async def history(self, conversation_id: str, limit: int | None = None) -> list[StoredTurn]: ...
+    async def set_owner(self, conversation_id: str, owner: str) -> Conversation: ...
+
+
+class SQLiteConversationStore:
+    """Every write is committed (WAL, synchronous=FULL) before the call returns.
+
+    One connection on one dedicated thread: SQLite serialises writers anyway, and the event loop
+    never waits on disk.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._executor: ThreadPoolExecutor | None = None
+        self._db: sqlite3.Connection | None = None
+
+    async def _run(self, fn, *args):
+        if self._executor is None:
+            raise StorageError("conversation store is not open")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        except sqlite3.Error as exc:
+            raise StorageError(f"conversation store {self.path}: {exc}", path=str(self.path)) from exc
+
+    async def open(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="conversations")
+        await self._run(self._open)
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.executescript(SCHEMA)
+        self._db = db
+
+    async def close(self) -> None:
+        if self._executor is None:
+            return
+        if self._db is not None:
+            await self._run(self._db.close)
+            self._db = None
+        self._executor.shutdown(wait=True)
+        self._executor = None
+
+    # ------------------------------------------------------------------ API
+
+    async def conversation_for(self, channel: str, sender: str) -> Conversation:
+        """The sender's conversation on this channel, created on first contact."""
+        return await self._run(self._conversation_for, channel, sender)
+
+    async def get(self, conversation_id: str) -> Conversation:
+        return await self._run(self._get, conversation_id)
+
+    async def append(self, conversation_id: str, role: Role, text: str, payload: dict[str, Any] | None = None) -> StoredTurn:
+        return await self._run(self._append, conversation_id, role, text, payload or {})
+
+    async def history(self, conversation_id: str, limit: int | None = None) -> list[StoredTurn]:
+        return await self._run(self._history, conversation_id, limit)
+
+    async def set_owner(self, conversation_id: str, owner: str) -> Conversation:
+        return await self._run(self._set_owner, conversation_id, owner)
+
+    # ------------------------------------------------------------------ on the store thread
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        assert self._db is not None
+        return self._db
+
+    def _conversation_for(self, channel: str, sender: str) -> Conversation:
+        row = self.db.execute(
+            "SELECT conversation_id, channel, sender, created_at, owner FROM conversations"
+            " WHERE channel = ? AND sender = ? ORDER BY updated_at DESC LIMIT 1",
+            (channel, sender),
+        ).fetchone()
+        if row:
+            return _conversation(row)
+        now = utcnow().isoformat()
+        conversation_id = uuid.uuid4().hex
+        self.db.execute(
+            "INSERT INTO conversations(conversation_id, channel, sender, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+            (conversation_id, channel, sender, now, now),
+        )
+        return Conversation(conversation_id, channel, sender, datetime.fromisoformat(now))
+
+    def _get(self, conversation_id: str) -> Conversation:
+        row = self.db.execute(
+            "SELECT conversation_id, channel, sender, created_at, owner FROM conversations WHERE conversation_id = ?",
+            (conversation_id,),
+        ).fetchone()
+        if not row:
+            raise NotFound(f"no conversation {conversation_id!r}", conversation_id=conversation_id)
+        return _conversation(row)
+
+    def _append(self, conversation_id: str, role: str, text: str, payload: dict[str, Any]) -> StoredTurn:
+        now = utcnow().isoformat()
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = db.execute(
+                "INSERT INTO turns(conversation_id, role, text, created_at, payload) VALUES (?, ?, ?, ?, ?)",
+                (conversation_id, role, text, now, json.dumps(payload, ensure_ascii=False)),
+            )
+            db.execute("UPDATE conversations SET updated_at = ? WHERE conversation_id = ?", (now, conversation_id))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return StoredTurn(int(cursor.lastrowid), conversation_id, role, text, datetime.fromisoformat(now), payload)  # type: ignore[arg-type]
+
+    def _history(self, conversation_id: str, limit: int | None) -> list[StoredTurn]:
+        self._get(conversation_id)
+        rows = self.db.execute(
+            "SELECT turn_id, conversation_id, role, text, created_at, payload FROM turns WHERE conversation_id = ?"
+            " ORDER BY turn_id DESC LIMIT ?",
+            (conversation_id, -1 if limit is None else limit),
+        ).fetchall()
+        return [
+            StoredTurn(r[0], r[1], r[2], r[3], datetime.fromisoformat(r[4]), json.loads(r[5])) for r in reversed(rows)
+        ]
+
+    def _set_owner(self, conversation_id: str, owner: str) -> Conversation:
+        self._get(conversation_id)
+        self.db.execute("UPDATE conversations SET owner = ? WHERE conversation_id = ?", (owner, conversation_id))
+        return self._get(conversation_id)
+
+
+def _conversation(row: tuple) -> Conversation:
+    return Conversation(row[0], row[1], row[2], datetime.fromisoformat(row[3]), row[4])
