@@ -8,7 +8,7 @@ import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import AsyncIterator, Awaitable, Callable
+from typing import AsyncIterator, Protocol, Sequence
 
 from aiohttp import WSMsgType, web
 
@@ -28,21 +28,23 @@ STORE = web.AppKey("conversation_store", object)
 DIALOGUE = web.AppKey("dialogue", DialogueService)
 HEALTH = web.AppKey("health", dict)
 
-AnswerFn = Callable[[str], Awaitable[Reply]]
+class BatchAnswerer(Protocol):
+    def answer_many(self, questions: Sequence[str]) -> list[Reply]: ...
 
 
 def create_app(
     settings: Settings,
     *,
     store: ConversationStore | None = None,
-    answer: AnswerFn | None = None,
+    answerer: BatchAnswerer | None = None,
 ) -> web.Application:
-    """Build the app. `store` and `answer` replace the SQLite store and the model pipeline in tests."""
+    """Build the app. `store` and `answerer` replace the SQLite store and the model pipeline built
+    from settings (tests pass a fake, or one real pipeline shared by many apps)."""
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
     app[SETTINGS] = settings
     app[HEALTH] = {"status": "starting"}
     app.cleanup_ctx.append(_conversation_store(store))
-    app.cleanup_ctx.append(_answer_pipeline(answer))
+    app.cleanup_ctx.append(_answer_pipeline(answerer))
     app.router.add_post("/webhooks/rest/webhook", rest_webhook)
     app.router.add_get("/webhooks/rest/", rest_status)
     app.router.add_get("/ws", websocket)
@@ -63,25 +65,21 @@ def _conversation_store(store: ConversationStore | None):
     return ctx
 
 
-def _answer_pipeline(answer: AnswerFn | None):
+def _answer_pipeline(answerer: BatchAnswerer | None):
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
         executor = ThreadPoolExecutor(max_workers=settings.inference_workers, thread_name_prefix="inference")
-        batcher = None
-        fn = answer
-        if fn is None:
-            loop = asyncio.get_running_loop()
+        pipeline = answerer
+        if pipeline is None:
             # Loading models takes seconds: done off the loop, before the server accepts requests.
-            answerer, info = await loop.run_in_executor(executor, build_answerer, settings)
+            pipeline, info = await asyncio.get_running_loop().run_in_executor(executor, build_answerer, settings)
             app[HEALTH].update(info)
-            batcher = MicroBatcher(answerer.answer_many, executor, max_batch=16)
-            await batcher.start()
-            fn = batcher.submit
-        app[DIALOGUE] = DialogueService(app[STORE], fn, max_message_chars=settings.max_message_chars)
+        batcher = MicroBatcher(pipeline.answer_many, executor, max_batch=16)
+        await batcher.start()
+        app[DIALOGUE] = DialogueService(app[STORE], batcher.submit, max_message_chars=settings.max_message_chars)
         app[HEALTH]["status"] = "ok"
         yield
-        if batcher is not None:
-            await batcher.stop()
+        await batcher.stop()
         executor.shutdown(wait=False, cancel_futures=True)
 
     return ctx

@@ -32,7 +32,7 @@
   var STATUS = {
     idle: "offline",
     connecting: "connecting\u2026",
-    connected: "online",
+    connected: "connected",
     reconnecting: "reconnecting\u2026"
   };
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -172,24 +173,47 @@ def command_server_factory(template: str) -> Callable[[str, int], SubprocessChat
     return factory
 
 
+def real_server_factory(data_dir: Path) -> Callable[[str, int], SubprocessChatServer]:
+    """The real bot (`python -m bot serve`) over the sample store's index: real models, real SQLite."""
+
+    def factory(host: str, port: int) -> SubprocessChatServer:
+        argv = [sys.executable, "-m", "bot", "--data-dir", str(data_dir), "serve", "--host", host, "--port", str(port)]
+        return SubprocessChatServer(argv, host, port, canned=False, name="storebot")
+
+    return factory
+
+
 @pytest.fixture(scope="session")
-def chat_server_factory() -> Callable[[str, int], SubprocessChatServer]:
-    """How to build the target server. Override this fixture (or set
-    ``BOT_E2E_SERVER_CMD``) to run the browser tests against the real server."""
+def chat_server_factory(sample_index_dir, tmp_path_factory) -> Callable[[str, int], SubprocessChatServer]:
+    """How to build the target server: the real bot by default; ``BOT_E2E_SERVER_CMD`` runs another."""
     template = os.environ.get("BOT_E2E_SERVER_CMD")
-    return command_server_factory(template) if template else fake_server_factory
+    if template:
+        return command_server_factory(template)
+    data_dir = tmp_path_factory.mktemp("e2e-data")
+    shutil.copytree(sample_index_dir, data_dir, dirs_exist_ok=True)
+    return real_server_factory(data_dir)
 
 
-@pytest.fixture(scope="session")
-def chat_server(chat_server_factory):
-    """The running chat server: ``.url``, ``.restart()``, ``.canned``."""
+def _running(factory):
     host = "127.0.0.1"
-    server = chat_server_factory(host, free_port(host))
+    server = factory(host, free_port(host))
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def chat_server(chat_server_factory):
+    """The running chat server: ``.url``, ``.restart()``, ``.canned``."""
+    yield from _running(chat_server_factory)
+
+
+@pytest.fixture(scope="session")
+def fake_chat_server():
+    """The fake server, for canned hostile replies and error frames a real store never produces."""
+    yield from _running(fake_server_factory)
 
 
 # ----------------------------------------------------------------------- browser

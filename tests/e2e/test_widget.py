@@ -143,6 +143,15 @@ def test_page_loads_launcher_opens_panel_and_connects(page: Page, chat_server):
 
 def test_question_gets_answer_with_expandable_sources(page: Page, chat_server):
     open_chat(page, chat_server.url)
+    typing = tid(page, "chat-typing")
+    expect(typing).to_be_hidden()
+    typing.evaluate(
+        """el => {
+            window.__typingShown = false;
+            new MutationObserver(() => { if (!el.hidden) window.__typingShown = true; })
+                .observe(el, {attributes: true, attributeFilter: ['hidden']});
+        }"""
+    )
     ask(page, QUESTION)
 
     customer = role_messages(page, "customer")
@@ -152,7 +161,8 @@ def test_question_gets_answer_with_expandable_sources(page: Page, chat_server):
 
     bot = wait_for_new_bot_message(page, 0)
     expect(bot).not_to_be_empty()
-    expect(tid(page, "chat-typing")).to_be_hidden()
+    expect(typing).to_be_hidden()
+    assert page.evaluate("() => window.__typingShown"), "typing indicator never shown"
 
     sources = bot.get_by_test_id("chat-source")
     expect(sources.first).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
@@ -180,9 +190,8 @@ def _assert_literal_and_harmless(page: Page) -> None:
     assert page.locator("[data-testid='chat-panel'] img").count() == 0
 
 
-def test_xss_canned_reply_renders_literally(page: Page, chat_server):
-    if not getattr(chat_server, "canned", False):
-        pytest.skip("needs the fake server's canned 'xss' reply")
+def test_xss_canned_reply_renders_literally(page: Page, fake_chat_server):
+    chat_server = fake_chat_server
     open_chat(page, chat_server.url)
     ask(page, "xss " + XSS)  # the customer's own text is hostile too
 
@@ -323,9 +332,8 @@ def test_empty_message_is_not_sent(page: Page, chat_server):
     assert_no_js_errors(page)
 
 
-def test_error_frame_shows_error_bubble(page: Page, chat_server):
-    if not getattr(chat_server, "canned", False):
-        pytest.skip("needs the fake server's canned 'trigger-error' answer")
+def test_error_frame_shows_error_bubble(page: Page, fake_chat_server):
+    chat_server = fake_chat_server
     open_chat(page, chat_server.url)
     ask(page, "trigger-error")
     err = role_messages(page, "error")

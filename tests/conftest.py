@@ -1,0 +1,41 @@
+"""Session fixtures shared by the integration and end-to-end tests: one real index of the sample store."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import bot  # noqa: F401  (offline environment for model libraries)
+from bot.settings import SAMPLE_STORE, Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def sample_index_dir(tmp_path_factory) -> Path:
+    """The sample store ingested once, with the real embedder, through the real ingestion path."""
+    from bot.__main__ import run_ingest
+
+    data_dir = tmp_path_factory.mktemp("sample-data")
+    report = run_ingest(Settings(data_dir=data_dir), [SAMPLE_STORE], progress=False)
+    assert not report.failed, report.failed
+    return data_dir
+
+
+@pytest.fixture
+def data_dir(sample_index_dir, tmp_path) -> Path:
+    """A private copy of the sample index, so a test may write conversations or re-ingest freely."""
+    target = tmp_path / "data"
+    shutil.copytree(sample_index_dir, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def sample_answerer(sample_index_dir):
+    """The real answer pipeline (MiniLM, FAISS, BM25) over the sample store, loaded once."""
+    from bot.server import build_answerer
+
+    answerer, _info = build_answerer(Settings(data_dir=sample_index_dir))
+    return answerer
