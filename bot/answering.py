@@ -7,6 +7,7 @@ quotes the store's documents, and below `min_confidence` it says it is not sure 
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -58,8 +59,12 @@ class ExtractiveAnswerer:
         top_k: int = 5,
         confidence: Confidence | None = None,
         rerank_depth: int = 3,
+        sentence_cache_size: int = 20_000,
     ) -> None:
         self.rerank_depth = rerank_depth
+        self.sentence_cache_size = sentence_cache_size
+        self._sentence_cache: dict[int, tuple[list[str], np.ndarray]] = {}
+        self._cache_lock = threading.Lock()
         self.retriever = retriever
         self.embedder = embedder
         self.min_confidence = min_confidence
@@ -92,28 +97,42 @@ class ExtractiveAnswerer:
         # Sentences of the first few passages are embedded in one batch; the passage whose evidence
         # (its own cosine and its best sentence's) is strongest is the one the answer quotes.
         candidates = [r[: self.rerank_depth] for r in retrieved]
-        groups = [[self._sentences(sp.passage) for sp in c] for c in candidates]
-        flat = [s for per_question in groups for group in per_question for s in group]
-        vectors = self.embedder.embed(list(questions) + flat)
-        q_vectors, s_vectors = vectors[: len(questions)], vectors[len(questions) :]
+        q_vectors = self.embedder.embed(list(questions))
+        self._embed_sentences([sp.passage for c in candidates for sp in c])
         replies: list[Reply] = []
-        offset = 0
         for i, question in enumerate(questions):
             language = languages[i]
             if not retrieved[i]:
                 replies.append(Reply(NO_KNOWLEDGE.get(language, NO_KNOWLEDGE["en"]), kind="not_sure"))
                 continue
             scored = []
-            for sp, group in zip(candidates[i], groups[i]):
-                sims = s_vectors[offset : offset + len(group)] @ q_vectors[i]
-                offset += len(group)
+            for sp in candidates[i]:
+                group, vectors = self._sentence_cache[sp.passage.passage_id]
+                sims = vectors @ q_vectors[i]
                 scored.append((0.5 * (sp.dense_score or 0.0) + 0.5 * float(sims.max()), sp, group, sims))
             _, top, group, sims = max(scored, key=lambda item: item[0])
             replies.append(self._reply(question, language, top, group, sims, retrieved[i]))
         return replies
 
-    def _sentences(self, passage: Passage) -> list[str]:
-        return split_sentences(passage.text) or [passage.text]
+    def _embed_sentences(self, passages: Sequence[Passage]) -> None:
+        """Embed the sentences of passages not seen before, in one batch.
+
+        Passages are immutable within an index snapshot, and customers ask about the same few
+        policies again and again, so sentence vectors are cached per passage (bounded, oldest out).
+        """
+        missing = {p.passage_id: p for p in passages if p.passage_id not in self._sentence_cache}
+        if not missing:
+            return
+        groups = {pid: split_sentences(p.text) or [p.text] for pid, p in missing.items()}
+        flat = [s for group in groups.values() for s in group]
+        vectors = self.embedder.embed(flat)
+        offset = 0
+        with self._cache_lock:
+            for pid, group in groups.items():
+                self._sentence_cache[pid] = (group, vectors[offset : offset + len(group)])
+                offset += len(group)
+            while len(self._sentence_cache) > self.sentence_cache_size:
+                self._sentence_cache.pop(next(iter(self._sentence_cache)))
 
     def _reply(
         self, question: str, language: str, top: ScoredPassage, sentences: list[str], sims: np.ndarray, retrieved: list[ScoredPassage]
