@@ -44,12 +44,14 @@ class MicroBatcher(Generic[In, Out]):
         self._worker: asyncio.Task | None = None
         self.batches = 0
         self.items = 0
+        self._in_flight: list[asyncio.Future] = []
 
     async def start(self) -> None:
         self._queue = asyncio.Queue()
         self._worker = asyncio.create_task(self._run(), name="micro-batcher")
 
     async def stop(self) -> None:
+        """Stop the worker; callers still waiting (queued or in flight) get Overloaded, not a hang."""
         if self._worker is not None:
             self._worker.cancel()
             try:
@@ -57,6 +59,14 @@ class MicroBatcher(Generic[In, Out]):
             except asyncio.CancelledError:
                 pass
             self._worker = None
+        for fut in self._in_flight:
+            if not fut.done():
+                fut.set_exception(Overloaded("the bot is shutting down; please try again in a moment"))
+        self._in_flight = []
+        while self._queue is not None and not self._queue.empty():
+            _, fut = self._queue.get_nowait()
+            if not fut.done():
+                fut.set_exception(Overloaded("the bot is shutting down; please try again in a moment"))
 
     async def submit(self, item: In) -> Out:
         if self._queue is None:
@@ -84,6 +94,7 @@ class MicroBatcher(Generic[In, Out]):
             live = [(item, fut) for item, fut in batch if not fut.done()]
             if not live:
                 continue
+            self._in_flight = [fut for _, fut in live]
             try:
                 results = await loop.run_in_executor(self.executor, self.fn, [item for item, _ in live])
             except Exception as exc:  # one bad batch fails its callers, never the worker

@@ -14,9 +14,11 @@ from bot.types import Conversation, Message, Reply
 
 log = logging.getLogger(__name__)
 
-_GREETING = re.compile(r"^\s*(hi|hello|hey|hiya|good (morning|afternoon|evening)|你好|您好|嗨)\b[\s!.,]*$", re.I)
-_THANKS = re.compile(r"^\s*(thanks?|thank you|thx|ty|cheers|谢谢|多谢)\b.*$", re.I)
-_BYE = re.compile(r"^\s*(bye|goodbye|see you|再见)\b[\s!.,]*$", re.I)
+# Whole-message patterns only: "Thanks! And how long do refunds take?" is a question, not small talk.
+_END = r"[\s!.,~:)！。，]*$"
+_GREETING = re.compile(r"^\s*(hi|hello|hey|hiya|good (morning|afternoon|evening)|你好|您好|嗨)(\s+there)?" + _END, re.I)
+_THANKS = re.compile(r"^\s*(thanks?|thank you|thx|ty|cheers|谢谢|多谢)(\s+(a lot|so much|very much|again))?" + _END, re.I)
+_BYE = re.compile(r"^\s*(bye|goodbye|see you|再见)" + _END, re.I)
 
 SMALL_TALK = {
     "greeting": {

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from bot.types import Document, Section
-from knowledge_base.text import split_sentences, text_length
+from knowledge_base.text import cjk_ratio, split_sentences, text_length
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +62,20 @@ class SentenceChunker:
         if " " not in sentence.strip():  # unspaced CJK text: cut by characters
             step = self.max_words
             return [sentence[i : i + step] for i in range(0, len(sentence), step)]
-        words = sentence.split()
-        return [" ".join(words[i : i + self.max_words]) for i in range(0, len(words), self.max_words)]
+        # Cut on spaces, measuring in the same units as the limit ("$12.95" or "well-known" count as 2).
+        pieces: list[str] = []
+        current: list[str] = []
+        size = 0
+        for word in sentence.split():
+            n = max(1, text_length(word))
+            if current and size + n > self.max_words:
+                pieces.append(" ".join(current))
+                current, size = [], 0
+            current.append(word)
+            size += n
+        if current:
+            pieces.append(" ".join(current))
+        return pieces
 
 
 def _join(pieces: list[tuple[int, str]]) -> str:
@@ -75,7 +87,7 @@ def _join(pieces: list[tuple[int, str]]) -> str:
             out = sentence
         elif block_no != previous_block:
             out += "\n\n" + sentence
-        elif out.endswith(("。", "！", "？", "；")):
+        elif out.endswith(("。", "！", "？", "；")) or (cjk_ratio(out[-1]) and cjk_ratio(sentence[0])):
             out += sentence
         else:
             out += " " + sentence

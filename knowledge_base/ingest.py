@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -144,21 +145,39 @@ class Ingestor:
 
     def _embedder_changed(self, store: PassageStore) -> bool:
         previous = store.meta("embedder")
-        return previous is not None and previous != self.embedder.model_name
+        if previous is None:
+            return False
+        return previous != self.embedder.model_name or int(store.meta("dimension") or 0) != self.embedder.dimension
 
     def _write(
         self, store: PassageStore, documents: list[Document], vanished: list[str], stored: dict[str, StoredDocument]
     ) -> IngestReport:
         dimension = self.embedder.dimension
+        migrating = self._embedder_changed(store)
         chunked = [(doc, self.chunker.chunk(doc)) for doc in documents]
         texts = [indexed_text(c.title_path, c.text) for _, chunks in chunked for c in chunks]
         vectors = self._embed(texts)
-        dense = DenseIndex.load_or_rebuild(self.index_dir, store, dimension) if store.generation else DenseIndex(dimension)
+        # A new embedder makes every stored vector meaningless: passages this run does not touch are
+        # re-embedded from their stored text, and the FAISS cache is rebuilt from scratch.
+        touched = {d.doc_id for d in documents} | set(vanished)
+        kept = [
+            (pid, indexed_text(tuple(json.loads(path)), text))
+            for pid, doc_id, path, text in store.db.execute("SELECT passage_id, doc_id, title_path, text FROM passages")
+            if doc_id not in touched
+        ] if migrating else []
+        kept_vectors = self._embed([t for _, t in kept])
+        dense = (
+            DenseIndex.load_or_rebuild(self.index_dir, store, dimension)
+            if store.generation and not migrating
+            else DenseIndex(dimension)
+        )
         removed_ids: list[int] = []
         offset = 0
         with store.transaction() as db:
             store.set_meta(db, "embedder", self.embedder.model_name)
             store.set_meta(db, "dimension", str(dimension))
+            for (pid, _), vector in zip(kept, kept_vectors):
+                db.execute("UPDATE passages SET embedding = ? WHERE passage_id = ?", (vector.tobytes(), pid))
             for doc_id in vanished:
                 removed_ids += store.delete_document(db, doc_id)
             for doc, chunks in chunked:
@@ -181,7 +200,10 @@ class Ingestor:
                 "SELECT passage_id FROM passages WHERE doc_id = ? ORDER BY position", (doc.doc_id,)
             )
         ]
-        dense.remove(removed_ids)
+        if migrating:
+            dense.add(np.asarray([pid for pid, _ in kept], dtype=np.int64), kept_vectors)
+        else:
+            dense.remove(removed_ids)
         dense.add(np.asarray(new_ids, dtype=np.int64), vectors)
         try:
             dense.save(self.index_dir / DenseIndex.FILENAME, store.generation)

@@ -99,6 +99,9 @@ class PassageStore:
         db = self.db
         try:
             db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:  # locked by another writer, or unwritable: nothing to roll back
+            raise StorageError(f"cannot write the index at {self.path}: {exc}", path=str(self.path)) from exc
+        try:
             yield db
             db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
             db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '1')")

@@ -8,7 +8,9 @@ from functools import lru_cache
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_RE = re.compile(f"[{_CJK}]")
-_WORD_RE = re.compile(rf"[^\W_]+(?:['’][^\W_]+)*|[{_CJK}]", re.UNICODE)
+# A Latin word (apostrophes inside) or one CJK character: CJK is excluded from the word class,
+# or a whole run of Chinese would count as a single word.
+_WORD_RE = re.compile(rf"[^\W_{_CJK}]+(?:['’][^\W_{_CJK}]+)*|[{_CJK}]", re.UNICODE)
 # A sentence ends at . ! ? (followed by space and a capital, digit, quote or bracket) or at CJK 。！？；
 # "e.g." and decimal numbers such as 4.5 are not sentence ends.
 _SENTENCE_END_RE = re.compile(

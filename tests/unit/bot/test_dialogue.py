@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.batching import Overloaded
+from bot.conversations import SQLiteConversationStore
+from bot.dialogue import SMALL_TALK, SORRY, DialogueService, clean_text, small_talk
+from bot.errors import BadRequest, MessageTooLarge, StorageError
+from bot.types import Message, Reply, Source
+
+# ---------------------------------------------------------------- clean_text
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t  \n", "\x00\x00", "\u200b"])
+def test_clean_text_rejects_empty(text):
+    with pytest.raises(BadRequest) as info:
+        clean_text(text, 100)
+    assert not isinstance(info.value, MessageTooLarge)
+    assert "empty" in info.value.message
+
+
+@pytest.mark.parametrize("value", [None, 42, ["hi"], b"hello"])
+def test_clean_text_rejects_non_strings(value):
+    with pytest.raises(BadRequest) as info:
+        clean_text(value, 100)
+    assert "string" in info.value.message
+
+
+def test_clean_text_rejects_too_long():
+    assert clean_text("a" * 10, 10) == "a" * 10
+    with pytest.raises(MessageTooLarge) as info:
+        clean_text("a" * 11, 10)
+    assert info.value.http_status == 413
+    assert info.value.details == {"length": 11, "limit": 10}
+
+
+def test_clean_text_strips_nul_and_control_characters():
+    cleaned = clean_text("  Where\x00 is my\x07 order?\x1b  ", 100)
+    assert "\x00" not in cleaned and "\x07" not in cleaned and "\x1b" not in cleaned
+    assert cleaned == "Where  is my  order?"
+
+
+def test_clean_text_keeps_newlines_and_normalises_unicode():
+    assert clean_text("line one\nline two", 100) == "line one\nline two"
+    assert clean_text("cafe\u0301", 100) == "caf\u00e9"  # NFC
+
+
+# ---------------------------------------------------------------- small talk
+
+
+@pytest.mark.parametrize("text", ["hi", "Hello!", "hey", "Good morning.", "HELLO"])
+def test_english_greetings(text):
+    reply = small_talk(text)
+    assert reply is not None and reply.kind == "greeting"
+    assert reply.text == SMALL_TALK["greeting"]["en"]
+
+
+def test_chinese_greeting_gets_a_chinese_reply():
+    reply = small_talk("你好")
+    assert reply is not None and reply.text == SMALL_TALK["greeting"]["zh"]
+
+
+def test_thanks_and_bye():
+    assert small_talk("Thank you so much").text == SMALL_TALK["thanks"]["en"]
+    assert small_talk("bye!").text == SMALL_TALK["bye"]["en"]
+    assert small_talk("谢谢").text == SMALL_TALK["thanks"]["zh"]
+
+
+@pytest.mark.parametrize("text", ["Hi, how do I return an item?", "hello can you track my order", "history of the company", "typical delivery time"])
+def test_questions_are_not_small_talk(text):
+    assert small_talk(text) is None
+
+
+def test_question_after_thanks_is_not_small_talk():
+    assert small_talk("Thanks! And how long do refunds take?") is None
+
+
+def test_chinese_greeting_with_full_width_punctuation():
+    reply = small_talk("你好！")
+    assert reply is not None and reply.kind == "greeting"
+
+
+# ---------------------------------------------------------------- DialogueService
+
+
+@pytest.fixture
+async def store(tmp_path):
+    s = SQLiteConversationStore(tmp_path / "conversations.sqlite3")
+    await s.open()
+    yield s
+    await s.close()
+
+
+def message(text: str, sender: str = "alice") -> Message:
+    return Message(channel="web", sender=sender, text=text)
+
+
+async def test_customer_turn_is_stored_before_answering(store):
+    seen_history = []
+
+    async def answer(text: str) -> Reply:
+        conv = await store.conversation_for("web", "alice")
+        seen_history.extend((t.role, t.text) for t in await store.history(conv.conversation_id))
+        return Reply("You have 30 days.", sources=(Source("returns.md", "Returns", "30 days", 0.8, ("Returns", "Window")),), confidence=0.8)
+
+    service = DialogueService(store, answer)
+    exchange = await service.handle(message("  How long do I have\x00 to return?  "))
+    assert seen_history == [("customer", "How long do I have  to return?")]
+    assert exchange.reply.text == "You have 30 days."
+    history = await store.history(exchange.conversation.conversation_id)
+    assert [(t.role, t.text) for t in history] == [
+        ("customer", "How long do I have  to return?"),
+        ("bot", "You have 30 days."),
+    ]
+    assert history[0].payload == {"channel": "web"}
+    assert history[1].payload["kind"] == "answer"
+    assert history[1].payload["confidence"] == 0.8
+    assert history[1].payload["sources"][0]["document"] == "returns.md"
+    assert history[1].payload["sources"][0]["section"] == "Window"
+
+
+async def test_answer_failure_keeps_the_message_and_apologises(store):
+    async def answer(text: str) -> Reply:
+        raise RuntimeError("model exploded")
+
+    exchange = await DialogueService(store, answer).handle(message("Where is my order?"))
+    assert exchange.reply.kind == "error"
+    assert exchange.reply.text == SORRY
+    history = await store.history(exchange.conversation.conversation_id)
+    assert [(t.role, t.text) for t in history] == [("customer", "Where is my order?"), ("bot", SORRY)]
+    assert history[1].payload["kind"] == "error"
+
+
+async def test_overloaded_answer_passes_its_message_on(store):
+    async def answer(text: str) -> Reply:
+        raise Overloaded("the bot is busy right now")
+
+    exchange = await DialogueService(store, answer).handle(message("Where is my order?"))
+    assert exchange.reply.kind == "error"
+    assert exchange.reply.text == "the bot is busy right now"
+
+
+async def test_greeting_is_answered_without_the_answer_function(store):
+    calls = []
+
+    async def answer(text: str) -> Reply:
+        calls.append(text)
+        return Reply("should not be used")
+
+    exchange = await DialogueService(store, answer).handle(message("Hello!"))
+    assert calls == []
+    assert exchange.reply.kind == "greeting"
+    history = await store.history(exchange.conversation.conversation_id)
+    assert [t.role for t in history] == ["customer", "bot"]
+
+
+async def test_bad_message_is_rejected_before_anything_is_stored(store):
+    async def answer(text: str) -> Reply:
+        raise AssertionError("not reached")
+
+    service = DialogueService(store, answer, max_message_chars=20)
+    with pytest.raises(BadRequest):
+        await service.handle(message("   "))
+    with pytest.raises(MessageTooLarge):
+        await service.handle(message("x" * 21))
+    conv = await store.conversation_for("web", "alice")
+    assert await store.history(conv.conversation_id) == []
+
+
+async def test_one_conversation_per_sender(store):
+    async def answer(text: str) -> Reply:
+        return Reply(f"echo {text}")
+
+    service = DialogueService(store, answer)
+    a1 = await service.handle(message("first", sender="alice"))
+    a2 = await service.handle(message("second", sender="alice"))
+    b1 = await service.handle(message("other", sender="bob"))
+    assert a1.conversation.conversation_id == a2.conversation.conversation_id != b1.conversation.conversation_id
+    assert [t.text for t in await store.history(a1.conversation.conversation_id)] == ["first", "echo first", "second", "echo second"]
+
+
+async def test_storage_failure_is_not_swallowed(tmp_path):
+    store = SQLiteConversationStore(tmp_path / "c.sqlite3")  # never opened
+
+    async def answer(text: str) -> Reply:
+        return Reply("x")
+
+    with pytest.raises(StorageError):
+        await DialogueService(store, answer).handle(message("Where is my order?"))
