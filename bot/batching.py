@@ -59,12 +59,11 @@ class MicroBatcher(Generic[In, Out]):
             except asyncio.CancelledError:
                 pass
             self._worker = None
-        for fut in self._in_flight:
-            if not fut.done():
-                fut.set_exception(Overloaded("the bot is shutting down; please try again in a moment"))
-        self._in_flight = []
+        waiting = list(self._in_flight)
         while self._queue is not None and not self._queue.empty():
-            _, fut = self._queue.get_nowait()
+            waiting.append(self._queue.get_nowait()[1])
+        self._in_flight = []
+        for fut in waiting:
             if not fut.done():
                 fut.set_exception(Overloaded("the bot is shutting down; please try again in a moment"))
 
