@@ -18,6 +18,8 @@ Storebot: a customer-service bot that answers from your store's own documents.
   python -m bot ingest knowledge_base/sample_store   index documents (only changes are re-indexed)
   python -m bot serve                                 chat on http://127.0.0.1:8080
   python -m bot eval retrieval --squad FILE           measure retrieval on a SQuAD-format file
+  python -m bot train intents --bitext FILE --out DIR train the intent classifier
+  python -m bot eval intents --bitext FILE            measure it on a Bitext-format CSV
 
 Settings come from defaults, then --config FILE (TOML), then BOT_* environment variables
 (BOT_DATA_DIR, BOT_PORT, BOT_MIN_CONFIDENCE, ...), then command-line flags.
@@ -57,6 +59,29 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--corpus", type=Path, action="append", default=[], help="more SQuAD-format files to index (repeatable)")
     retrieval.add_argument("--index-dir", type=Path, help="keep the evaluation index here (default: a temporary folder)")
     retrieval.add_argument("--quiet", action="store_true", help="no progress bars")
+    intents = ev_sub.add_parser(
+        "intents",
+        help="intent accuracy, macro F1 and per-intent figures on a Bitext-format CSV",
+        description="Classify every message of --bitext and compare with its labelled intent.",
+    )
+    intents.add_argument("--bitext", type=Path, required=True, help="Bitext-format CSV (instruction, intent, ...)")
+    intents.add_argument("--model", type=Path, help="intent model directory (default: the shipped one)")
+    intents.add_argument("--held-out", action="store_true", help="only the rows the model held out from training")
+    intents.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    train = sub.add_parser("train", help="train a model shipped with the bot")
+    train_sub = train.add_subparsers(dest="target", required=True, metavar="TARGET")
+    train_intents = train_sub.add_parser(
+        "intents",
+        help="the intent classifier, from Bitext-format CSV files",
+        description="Fit the intent classifier (char n-gram TF-IDF + sentence embedding, softmax) on the rows "
+        "outside a stable held-out fraction, report the held-out figures, and write the model to --out.",
+    )
+    train_intents.add_argument("--bitext", type=Path, nargs="+", required=True, help="Bitext-format CSV file(s)")
+    train_intents.add_argument("--out", type=Path, required=True, help="directory to write intents.npz and intents.json to")
+    train_intents.add_argument("--holdout", type=float, default=0.2, help="fraction of messages kept out to measure (default 0.2)")
+    train_intents.add_argument("--regularization", type=float, default=10.0, help="inverse L2 strength C (default 10)")
+    train_intents.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
@@ -88,6 +113,13 @@ def main(argv: list[str] | None = None) -> int:
             result = evaluate_retrieval(settings, args.squad, args.corpus, args.index_dir, progress=not args.quiet)
             print(json.dumps(result))
             return 0
+        if args.command == "eval" and args.target == "intents":
+            print(json.dumps(run_eval_intents(settings, args.bitext, args.model, args.held_out, progress=not args.quiet)))
+            return 0
+        if args.command == "train" and args.target == "intents":
+            result = run_train_intents(settings, args.bitext, args.out, args.holdout, args.regularization, progress=not args.quiet)
+            print(json.dumps(result))
+            return 0
     except BotError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
@@ -102,6 +134,37 @@ def run_ingest(settings: Settings, paths: list[Path], progress: bool = True):
 
     embedder = SentenceTransformerEmbedder(settings.embedder_model or None, batch_size=settings.embedder_batch_size)
     return Ingestor(settings.index_dir, embedder, progress=progress).ingest_paths(paths)
+
+
+def _embedder(settings: Settings):
+    from models.embedder import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(settings.embedder_model or None, batch_size=settings.embedder_batch_size)
+
+
+def run_eval_intents(settings: Settings, bitext: Path, model_dir: Path | None, held_out_only: bool, progress: bool = True) -> dict:
+    from models.intents import DEFAULT_INTENT_MODEL, IntentModel, evaluate_intents, is_held_out, load_bitext
+
+    model = IntentModel.load(model_dir or settings.intent_model or DEFAULT_INTENT_MODEL)
+    examples = load_bitext(bitext)
+    if held_out_only:
+        fraction = float(model.meta.get("holdout_fraction", 0.0))
+        examples = [e for e in examples if is_held_out(e.text, fraction)]
+        if not examples:
+            raise BotError(f"no row of {bitext} was held out by this model (holdout fraction {fraction})")
+    return evaluate_intents(model, _embedder(settings), examples, progress=progress)
+
+
+def run_train_intents(settings: Settings, files: list[Path], out: Path, holdout: float, regularization: float, progress: bool = True) -> dict:
+    from models.intents import evaluate_intents, iter_examples, train_intent_model
+
+    embedder = _embedder(settings)
+    examples = iter_examples(files)
+    model, held = train_intent_model(examples, embedder, holdout=holdout, regularization=regularization, progress=progress)
+    figures = evaluate_intents(model, embedder, held) if held else {}
+    model.meta["held_out_figures"] = {k: v for k, v in figures.items() if k != "per_intent"}
+    model.save(out)
+    return {"out": str(out), **model.meta, "held_out_evaluation": figures}
 
 
 def ensure_index(settings: Settings) -> None:

@@ -35,6 +35,13 @@ CREATE TABLE IF NOT EXISTS turns (
 );
 CREATE INDEX IF NOT EXISTS turns_by_conversation ON turns(conversation_id, turn_id);
 """
+# Columns added after the first release; databases created before get them on open.
+MIGRATIONS = (
+    ("slots", "ALTER TABLE conversations ADD COLUMN slots TEXT NOT NULL DEFAULT '{}'"),
+    ("handoff_reason", "ALTER TABLE conversations ADD COLUMN handoff_reason TEXT NOT NULL DEFAULT ''"),
+    ("handoff_at", "ALTER TABLE conversations ADD COLUMN handoff_at TEXT"),
+)
+COLUMNS = "conversation_id, channel, sender, created_at, owner, updated_at, slots, handoff_reason, handoff_at"
 
 
 class ConversationStore(Protocol):
@@ -44,7 +51,9 @@ class ConversationStore(Protocol):
     async def get(self, conversation_id: str) -> Conversation: ...
     async def append(self, conversation_id: str, role: Role, text: str, payload: dict[str, Any] | None = None) -> StoredTurn: ...
     async def history(self, conversation_id: str, limit: int | None = None) -> list[StoredTurn]: ...
-    async def set_owner(self, conversation_id: str, owner: str) -> Conversation: ...
+    async def set_owner(self, conversation_id: str, owner: str, reason: str = "") -> Conversation: ...
+    async def set_slots(self, conversation_id: str, slots: dict[str, Any]) -> Conversation: ...
+    async def handoffs(self) -> list[Conversation]: ...
 
 
 class SQLiteConversationStore:
@@ -78,6 +87,11 @@ class SQLiteConversationStore:
         db.execute("PRAGMA synchronous=FULL")
         db.execute("PRAGMA foreign_keys=ON")
         db.executescript(SCHEMA)
+        present = {row[1] for row in db.execute("PRAGMA table_info(conversations)")}
+        for column, statement in MIGRATIONS:
+            if column not in present:
+                db.execute(statement)
+        db.execute("CREATE INDEX IF NOT EXISTS conversations_by_owner ON conversations(owner, handoff_at)")
         self._db = db
 
     async def close(self) -> None:
@@ -104,8 +118,18 @@ class SQLiteConversationStore:
     async def history(self, conversation_id: str, limit: int | None = None) -> list[StoredTurn]:
         return await self._run(self._history, conversation_id, limit)
 
-    async def set_owner(self, conversation_id: str, owner: str) -> Conversation:
-        return await self._run(self._set_owner, conversation_id, owner)
+    async def set_owner(self, conversation_id: str, owner: str, reason: str = "") -> Conversation:
+        """Hand a conversation to a human (owner "human", with the reason) or back to the bot."""
+        if owner not in ("bot", "human"):
+            raise ValueError(f"owner must be 'bot' or 'human', not {owner!r}")
+        return await self._run(self._set_owner, conversation_id, owner, reason)
+
+    async def set_slots(self, conversation_id: str, slots: dict[str, Any]) -> Conversation:
+        return await self._run(self._set_slots, conversation_id, json.dumps(slots, ensure_ascii=False, default=str))
+
+    async def handoffs(self) -> list[Conversation]:
+        """Conversations waiting for or owned by a person, oldest handoff first."""
+        return await self._run(self._handoffs)
 
     # ------------------------------------------------------------------ on the store thread
 
@@ -116,8 +140,7 @@ class SQLiteConversationStore:
 
     def _conversation_for(self, channel: str, sender: str) -> Conversation:
         row = self.db.execute(
-            "SELECT conversation_id, channel, sender, created_at, owner FROM conversations"
-            " WHERE channel = ? AND sender = ? ORDER BY updated_at DESC LIMIT 1",
+            f"SELECT {COLUMNS} FROM conversations WHERE channel = ? AND sender = ? ORDER BY updated_at DESC LIMIT 1",
             (channel, sender),
         ).fetchone()
         if row:
@@ -128,11 +151,11 @@ class SQLiteConversationStore:
             "INSERT INTO conversations(conversation_id, channel, sender, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
             (conversation_id, channel, sender, now, now),
         )
-        return Conversation(conversation_id, channel, sender, datetime.fromisoformat(now))
+        return Conversation(conversation_id, channel, sender, datetime.fromisoformat(now), updated_at=datetime.fromisoformat(now))
 
     def _get(self, conversation_id: str) -> Conversation:
         row = self.db.execute(
-            "SELECT conversation_id, channel, sender, created_at, owner FROM conversations WHERE conversation_id = ?",
+            f"SELECT {COLUMNS} FROM conversations WHERE conversation_id = ?",
             (conversation_id,),
         ).fetchone()
         if not row:
@@ -166,11 +189,38 @@ class SQLiteConversationStore:
             StoredTurn(r[0], r[1], r[2], r[3], datetime.fromisoformat(r[4]), json.loads(r[5])) for r in reversed(rows)
         ]
 
-    def _set_owner(self, conversation_id: str, owner: str) -> Conversation:
+    def _set_owner(self, conversation_id: str, owner: str, reason: str) -> Conversation:
         self._get(conversation_id)
-        self.db.execute("UPDATE conversations SET owner = ? WHERE conversation_id = ?", (owner, conversation_id))
+        if owner == "human":
+            self.db.execute(
+                "UPDATE conversations SET owner = 'human', handoff_reason = ?, handoff_at = COALESCE(handoff_at, ?)"
+                " WHERE conversation_id = ?",
+                (reason, utcnow().isoformat(), conversation_id),
+            )
+        else:
+            self.db.execute(
+                "UPDATE conversations SET owner = 'bot', handoff_reason = '', handoff_at = NULL WHERE conversation_id = ?",
+                (conversation_id,),
+            )
         return self._get(conversation_id)
+
+    def _set_slots(self, conversation_id: str, slots_json: str) -> Conversation:
+        self._get(conversation_id)
+        self.db.execute("UPDATE conversations SET slots = ? WHERE conversation_id = ?", (slots_json, conversation_id))
+        return self._get(conversation_id)
+
+    def _handoffs(self) -> list[Conversation]:
+        rows = self.db.execute(
+            f"SELECT {COLUMNS} FROM conversations WHERE owner = 'human' ORDER BY handoff_at, conversation_id"
+        ).fetchall()
+        return [_conversation(r) for r in rows]
 
 
 def _conversation(row: tuple) -> Conversation:
-    return Conversation(row[0], row[1], row[2], datetime.fromisoformat(row[3]), row[4])
+    return Conversation(
+        row[0], row[1], row[2], datetime.fromisoformat(row[3]), row[4],
+        updated_at=datetime.fromisoformat(row[5]) if row[5] else None,
+        slots=json.loads(row[6] or "{}"),
+        handoff_reason=row[7] or "",
+        handoff_at=datetime.fromisoformat(row[8]) if row[8] else None,
+    )

@@ -38,6 +38,22 @@ class NotFound(BotError):
     code = "not_found"
 
 
+class TooManyRequests(BotError):
+    """One sender is writing faster than the configured rate; others are unaffected."""
+
+    http_status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message, retry_after_seconds=round(retry_after, 1))
+        self.retry_after = retry_after
+
+
+class Unauthorized(BotError):
+    http_status = 401
+    code = "unauthorized"
+
+
 class ConfigurationError(BotError):
     """Settings or files the bot needs at start-up are missing or wrong."""
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
+import ipaddress
 import json
 import logging
 import uuid
+from datetime import timedelta
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import AsyncIterator, Protocol, Sequence
@@ -13,10 +16,12 @@ from typing import AsyncIterator, Protocol, Sequence
 from aiohttp import WSMsgType, web
 
 import bot
+from bot.backend import SQLiteStoreBackend, StoreBackend
 from bot.batching import MicroBatcher
 from bot.conversations import ConversationStore, SQLiteConversationStore
-from bot.dialogue import DialogueService
-from bot.errors import BadRequest, BotError, UnsupportedMediaType
+from bot.dialogue import DialoguePolicy, DialogueService, Understanding
+from bot.errors import BadRequest, BotError, TooManyRequests, Unauthorized, UnsupportedMediaType
+from bot.ratelimit import RateLimiter
 from bot.settings import Settings
 from bot.types import Message, Reply
 
@@ -25,11 +30,17 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("conversation_store", object)
+BACKEND = web.AppKey("store_backend", object)
 DIALOGUE = web.AppKey("dialogue", DialogueService)
 HEALTH = web.AppKey("health", dict)
 
+
 class BatchAnswerer(Protocol):
     def answer_many(self, questions: Sequence[str]) -> list[Reply]: ...
+
+
+class BatchIntentClassifier(Protocol):
+    def run(self, texts: Sequence[str]) -> list: ...  # list[models.intents.IntentPrediction]
 
 
 def create_app(
@@ -37,19 +48,25 @@ def create_app(
     *,
     store: ConversationStore | None = None,
     answerer: BatchAnswerer | None = None,
+    intents: BatchIntentClassifier | None = None,
+    backend: StoreBackend | None = None,
 ) -> web.Application:
-    """Build the app. `store` and `answerer` replace the SQLite store and the model pipeline built
-    from settings (tests pass a fake, or one real pipeline shared by many apps)."""
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
+    """Build the app. `store`, `answerer`, `intents` and `backend` replace the SQLite stores and the
+    model pipeline built from settings (tests pass a fake, or one real pipeline shared by many apps).
+    With `answerer` given and `intents` not, the bot routes everything to the knowledge base."""
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware, agent_api_guard])
     app[SETTINGS] = settings
     app[HEALTH] = {"status": "starting"}
     app.cleanup_ctx.append(_conversation_store(store))
-    app.cleanup_ctx.append(_answer_pipeline(answerer))
+    app.cleanup_ctx.append(_store_backend(backend))
+    app.cleanup_ctx.append(_answer_pipeline(answerer, intents))
     app.router.add_post("/webhooks/rest/webhook", rest_webhook)
     app.router.add_get("/webhooks/rest/", rest_status)
     app.router.add_get("/ws", websocket)
     app.router.add_get("/health", health)
     app.router.add_get("/api/conversations/{conversation_id}", conversation_history)
+    app.router.add_get("/api/handoffs", list_handoffs)
+    app.router.add_post("/api/conversations/{conversation_id}/handback", hand_back)
     app.router.add_get("/", index)
     app.router.add_static("/static/", STATIC_DIR, show_index=False)
     return app
@@ -65,24 +82,72 @@ def _conversation_store(store: ConversationStore | None):
     return ctx
 
 
-def _answer_pipeline(answerer: BatchAnswerer | None):
+def _store_backend(backend: StoreBackend | None):
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        app[BACKEND] = backend or SQLiteStoreBackend(app[SETTINGS].store_database_path)
+        await app[BACKEND].open()
+        yield
+        await app[BACKEND].close()
+
+    return ctx
+
+
+def _answer_pipeline(answerer: BatchAnswerer | None, intents: BatchIntentClassifier | None):
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
         executor = ThreadPoolExecutor(max_workers=settings.inference_workers, thread_name_prefix="inference")
-        pipeline = answerer
+        pipeline, classifier = answerer, intents
         if pipeline is None:
             # Loading models takes seconds: done off the loop, before the server accepts requests.
-            pipeline, info = await asyncio.get_running_loop().run_in_executor(executor, build_answerer, settings)
+            pipeline, classifier, info = await asyncio.get_running_loop().run_in_executor(executor, build_pipeline, settings)
             app[HEALTH].update(info)
         batcher = MicroBatcher(pipeline.answer_many, executor, max_batch=16)
         await batcher.start()
-        app[DIALOGUE] = DialogueService(app[STORE], batcher.submit, max_message_chars=settings.max_message_chars)
+        intent_batcher = None
+        understand = None
+        if classifier is not None:
+            intent_batcher = MicroBatcher(classifier.run, executor, max_batch=32)
+            await intent_batcher.start()
+
+            async def understand(text: str) -> Understanding:
+                prediction = await intent_batcher.submit(text)
+                return Understanding(prediction.intent, prediction.confidence)
+
+        policy = DialoguePolicy(
+            intent_threshold=settings.intent_threshold,
+            handoff_after_failures=settings.handoff_after_failures,
+            session_idle=timedelta(minutes=settings.session_idle_minutes),
+            support_hours=settings.support_hours,
+        )
+        app[DIALOGUE] = DialogueService(
+            app[STORE],
+            batcher.submit,
+            understand=understand,
+            backend=app[BACKEND],
+            policy=policy,
+            limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+            max_message_chars=settings.max_message_chars,
+        )
         app[HEALTH]["status"] = "ok"
         yield
         await batcher.stop()
+        if intent_batcher is not None:
+            await intent_batcher.stop()
         executor.shutdown(wait=False, cancel_futures=True)
 
     return ctx
+
+
+def build_pipeline(settings: Settings):
+    """The answerer and the intent classifier, sharing one embedder."""
+    from models.intents import IntentClassifier
+
+    answerer, info = build_answerer(settings)
+    classifier = IntentClassifier(answerer.embedder, settings.intent_model or None)
+    classifier.warm_up()  # a missing or corrupt model fails here, naming its path, not on a customer's message
+    classifier.run(["warm-up"])
+    info["intents"] = len(classifier.model.classes)
+    return answerer, classifier, info
 
 
 def build_answerer(settings: Settings):
@@ -119,6 +184,8 @@ def build_answerer(settings: Settings):
 async def error_middleware(request: web.Request, handler):
     try:
         return await handler(request)
+    except TooManyRequests as exc:
+        return web.json_response(exc.to_wire(), status=exc.http_status, headers={"Retry-After": str(max(1, round(exc.retry_after)))})
     except BotError as exc:
         return web.json_response(exc.to_wire(), status=exc.http_status)
     except web.HTTPRequestEntityTooLarge as exc:
@@ -133,6 +200,28 @@ async def error_middleware(request: web.Request, handler):
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return web.json_response({"error": "internal_error", "message": "internal error"}, status=500)
+
+
+@web.middleware
+async def agent_api_guard(request: web.Request, handler):
+    """/api/* shows transcripts and changes who owns a conversation: agents only. With a token set,
+    it needs `Authorization: Bearer <token>`; without one, only clients on this machine get in."""
+    if request.path.startswith("/api/"):
+        token = request.app[SETTINGS].agent_api_token
+        if token:
+            given = request.headers.get("Authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                raise Unauthorized("this endpoint needs the agent API token (Authorization: Bearer ...)")
+        elif not _is_loopback(request.remote):
+            raise Unauthorized("set BOT_AGENT_API_TOKEN to use /api/* from another machine")
+    return await handler(request)
+
+
+def _is_loopback(remote: str | None) -> bool:
+    try:
+        return remote is not None and ipaddress.ip_address(remote).is_loopback
+    except ValueError:
+        return False
 
 
 async def read_json_object(request: web.Request) -> dict:
@@ -165,6 +254,8 @@ async def rest_webhook(request: web.Request) -> web.Response:
         raise BadRequest('"message" must be a string')
     exchange = await request.app[DIALOGUE].handle(Message(channel="rest", sender=sender, text=text))
     reply = exchange.reply
+    if reply.kind == "silent":
+        return web.json_response([])  # a person has the conversation; Rasa's way of saying nothing
     return web.json_response(
         [
             {
@@ -203,6 +294,9 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                 await ws.send_json({"type": "error", "error": exc.message})
                 continue
             reply = exchange.reply
+            if reply.kind == "silent":
+                await ws.send_json({"type": "waiting", "conversation_id": exchange.conversation.conversation_id, "owner": "human"})
+                continue
             await ws.send_json(
                 {
                     "type": "reply",
@@ -228,16 +322,32 @@ async def conversation_history(request: web.Request) -> web.Response:
     store = request.app[STORE]
     conversation = await store.get(conversation_id)
     turns = await store.history(conversation_id)
-    return web.json_response(
-        {
-            "conversation_id": conversation.conversation_id,
-            "channel": conversation.channel,
-            "sender": conversation.sender,
-            "owner": conversation.owner,
-            "created_at": conversation.created_at.isoformat(),
-            "turns": [t.to_wire() for t in turns],
-        }
-    )
+    return web.json_response({**conversation.to_wire(), "slots": conversation.slots, "turns": [t.to_wire() for t in turns]})
+
+
+async def list_handoffs(request: web.Request) -> web.Response:
+    """Conversations waiting for a person, oldest first, each with its last few turns."""
+    store = request.app[STORE]
+    waiting = await store.handoffs()
+    items = []
+    for conversation in waiting:
+        turns = await store.history(conversation.conversation_id, limit=5)
+        items.append({**conversation.to_wire(), "recent_turns": [t.to_wire() for t in turns]})
+    return web.json_response({"handoffs": items})
+
+
+async def hand_back(request: web.Request) -> web.Response:
+    """An agent returns the conversation to the bot; the bot answers the customer's next message."""
+    conversation_id = request.match_info["conversation_id"]
+    store = request.app[STORE]
+    conversation = await store.get(conversation_id)
+    if conversation.owner != "human":
+        raise BadRequest(f"conversation {conversation_id} is not with a person", conversation_id=conversation_id)
+    # A fresh start for the bot: no half-finished question or failure count from before the handoff.
+    await store.set_slots(conversation_id, {k: v for k, v in conversation.slots.items() if k in ("verified_email", "order_number")})
+    conversation = await store.set_owner(conversation_id, "bot")
+    await store.append(conversation_id, "system", "handed back to the bot", {"event": "handback"})
+    return web.json_response(conversation.to_wire())
 
 
 async def index(request: web.Request) -> web.FileResponse:

@@ -43,11 +43,34 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     # Threads that run model inference; bounded so a burst queues instead of exhausting memory.
     inference_workers: int = 2
+    # Intent model directory; empty means the one shipped in models/checkpoints/intents.
+    intent_model: str = ""
+    # Below this intent probability the knowledge base answers instead of an action (see README).
+    intent_threshold: float = 0.5
+    # Unanswered questions in a row before the conversation goes to a person.
+    handoff_after_failures: int = 2
+    # Minutes of silence after which a conversation's slots (order number, identity proof) are forgotten.
+    session_idle_minutes: float = 30.0
+    # Per-sender message rate: a burst, then this many per minute. 0 turns the limit off.
+    rate_limit_per_minute: float = 30.0
+    rate_limit_burst: int = 8
+    # SQLite file of the sample store back end (orders, customers); empty means <data_dir>/store.sqlite3.
+    store_database: str = ""
+    # Bearer token for /api/* (agent console, handoffs). Empty: /api/* answers loopback clients only.
+    agent_api_token: str = ""
+    support_hours: str = (
+        "Our team answers Monday to Friday 6 a.m.–6 p.m. and Saturday 8 a.m.–4 p.m. Pacific Time; "
+        "outside those hours you'll hear from us when we're back."
+    )
     log_level: str = "INFO"
 
     @property
     def database_path(self) -> Path:
         return Path(self.database) if self.database else self.data_dir / "conversations.sqlite3"
+
+    @property
+    def store_database_path(self) -> Path:
+        return Path(self.store_database) if self.store_database else self.data_dir / "store.sqlite3"
 
     @property
     def index_dir(self) -> Path:

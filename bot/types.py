@@ -116,15 +116,28 @@ class Reply:
     text: str
     sources: tuple[Source, ...] = ()
     confidence: float = 0.0
-    kind: Literal["answer", "not_sure", "error", "greeting"] = "answer"
+    # answer / not_sure: from the knowledge base; order: a back-end action or status; ask: the bot needs a
+    # detail (an order number, an e-mail); handoff: a person takes over; silent: a person owns the
+    # conversation, so the bot says nothing.
+    kind: Literal["answer", "not_sure", "error", "greeting", "order", "ask", "handoff", "silent"] = "answer"
     metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def custom(self) -> dict[str, Any]:
-        return {
+        wire: dict[str, Any] = {
             "sources": [s.to_wire() for s in self.sources],
             "confidence": round(float(self.confidence), 4),
             "kind": self.kind,
         }
+        for key in ("intent", "handoff", "resolved_question"):
+            if key in self.metadata:
+                wire[key] = self.metadata[key]
+        return wire
+
+    def with_text(self, text: str, **metadata: Any) -> "Reply":
+        return Reply(text, self.sources, self.confidence, self.kind, {**self.metadata, **metadata})
+
+    def with_text_metadata(self, metadata: dict[str, Any]) -> "Reply":
+        return self.with_text(self.text, **metadata) if metadata else self
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +146,25 @@ class Conversation:
     channel: str
     sender: str
     created_at: datetime
+    # "human" once handed off: the bot stays silent until an agent hands it back.
     owner: Literal["bot", "human"] = "bot"
+    updated_at: datetime | None = None
+    # What the dialogue remembers between turns (order number, product, a pending question...).
+    slots: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    handoff_reason: str = ""
+    handoff_at: datetime | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "conversation_id": self.conversation_id,
+            "channel": self.channel,
+            "sender": self.sender,
+            "owner": self.owner,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": (self.updated_at or self.created_at).isoformat(),
+            **({"handoff_reason": self.handoff_reason} if self.handoff_reason else {}),
+            **({"handoff_at": self.handoff_at.isoformat()} if self.handoff_at else {}),
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,3 +39,13 @@ def sample_answerer(sample_index_dir):
 
     answerer, _info = build_answerer(Settings(data_dir=sample_index_dir))
     return answerer
+
+
+@pytest.fixture(scope="session")
+def sample_intents(sample_answerer):
+    """The shipped intent model, sharing the answer pipeline's real embedder."""
+    from models.intents import IntentClassifier
+
+    classifier = IntentClassifier(sample_answerer.embedder)
+    classifier.warm_up()
+    return classifier

@@ -715,6 +715,12 @@
         remember({ role: "bot", text: data.text, sources: data.sources, products: data.products, confidence: data.confidence });
         break;
       }
+      case "waiting":
+        // A person has this conversation: the message was delivered to them; the bot stays quiet.
+        state.pending = Math.max(0, state.pending - 1);
+        ui.panel.setAttribute("data-owner", "human");
+        setTyping();
+        break;
       case "error":
         if (state.streamBubble) {
           state.streamBubble.setAttribute("data-incomplete", "true");
