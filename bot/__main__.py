@@ -20,6 +20,7 @@ Storebot: a customer-service bot that answers from your store's own documents.
   python -m bot eval retrieval --squad FILE           measure retrieval on a SQuAD-format file
   python -m bot train intents --bitext FILE --out DIR train the intent classifier
   python -m bot eval intents --bitext FILE            measure it on a Bitext-format CSV
+  python -m bot eval entities --bitext FILE           order-number extraction against labelled spans
 
 Settings come from defaults, then --config FILE (TOML), then BOT_* environment variables
 (BOT_DATA_DIR, BOT_PORT, BOT_MIN_CONFIDENCE, ...), then command-line flags.
@@ -69,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     intents.add_argument("--held-out", action="store_true", help="only the rows the model held out from training")
     intents.add_argument("--quiet", action="store_true", help="no progress bars")
 
+    entities = ev_sub.add_parser(
+        "entities",
+        help="order-number extraction precision/recall against a Bitext CSV's order_id spans",
+        description="Extract order numbers from every message of --bitext and compare with its labelled order_id spans.",
+    )
+    entities.add_argument("--bitext", type=Path, required=True, help="Bitext-format CSV with entity_type/entity_value columns")
+
     train = sub.add_parser("train", help="train a model shipped with the bot")
     train_sub = train.add_subparsers(dest="target", required=True, metavar="TARGET")
     train_intents = train_sub.add_parser(
@@ -115,6 +123,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "eval" and args.target == "intents":
             print(json.dumps(run_eval_intents(settings, args.bitext, args.model, args.held_out, progress=not args.quiet)))
+            return 0
+        if args.command == "eval" and args.target == "entities":
+            from bot.entities import evaluate_order_numbers
+            from models.intents import load_bitext
+
+            print(json.dumps(evaluate_order_numbers(load_bitext(args.bitext))))
             return 0
         if args.command == "train" and args.target == "intents":
             result = run_train_intents(settings, args.bitext, args.out, args.holdout, args.regularization, progress=not args.quiet)

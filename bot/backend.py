@@ -194,6 +194,9 @@ class SQLiteStoreBackend:
                         (o["order_number"], item["sku"], item["title"], int(item.get("quantity", 1)), float(item["unit_price"])),
                     )
             db.execute("COMMIT")
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            db.execute("ROLLBACK")
+            raise ConfigurationError(f"sample orders {seed_file} are malformed: {exc!r}", path=str(seed_file)) from exc
         except BaseException:
             db.execute("ROLLBACK")
             raise

@@ -16,12 +16,17 @@ SKU = re.compile(r"\b[A-Z]{2}-[A-Z]{3}-\d{4}\b", re.I)
 # An order reference: digits, optionally with a letter prefix (ORD-12345) or a leading '#'.
 _ORDER_TOKEN = r"#?(?:[A-Z]{2,4}-?)?\d{4,20}"
 _ORDER_CUE = re.compile(
-    r"\b(?:order|purchase|ord|package|parcel|shipment|delivery|tracking)s?(?:\b|(?=\d))(?:\s+(?:number|no\.?|num|id|#|is|was|:))*\s*[:#]?\s*(" + _ORDER_TOKEN + r")\b",
+    r"\b(?:order|purchase|package|parcel|shipment|delivery|tracking)s?(?:\b|(?=\d))(?:\s+(?:number|no\.?|num|id|#|is|was|:))*\s*[:#]?\s*(" + _ORDER_TOKEN + r")\b",
     re.I,
 )
 _BARE_NUMBER = re.compile(r"(?<![\w$€£.,/-])(#?\d{5,20})(?![\w.,/-]*\d)(?!\s*(?:dollars?|usd|eur|euros?|pounds?|gbp|%|percent))", re.I)
 # Numbers that are something else: invoices, amounts, phone numbers, dates.
-_NOT_ORDER_CUE = re.compile(r"\b(?:invoice|bill|receipt|refund(?:ing)?|phone|call|tel|zip|postcode|postal|\$|usd|dollars?|eur|euros?)\W*$", re.I)
+_PREFIXED_ORDER = re.compile(r"\b(ORD-?\d{4,20})\b", re.I)
+_NOT_ORDER_CUE = re.compile(
+    r"(?:\b(?:invoice|bill|receipt|refund(?:ing)?|usd|dollars?|eur|euros?)|\$)\W*$"
+    r"|\b(?:phone|call|tel|text|mobile|cell|whatsapp|zip|postcode|postal code)\b(?:\s+\w+){0,3}\W*$",
+    re.I,
+)
 
 DESTINATIONS = {
     # Names customers use for places we ship to, mapped to how the shipping policy names them.
@@ -63,16 +68,19 @@ def normalise_order_number(raw: str) -> str:
 
 
 def extract_order_numbers(text: str) -> list[tuple[str, int, int]]:
-    """Order numbers with their character spans. A number right after a cue word ("order 12345") is
+    """Order numbers with their character spans. A number right after a cue word ("order 12345") or with
+    an ORD- prefix is
     taken at 4+ digits; a bare number needs 5+ digits and must not look like money, an invoice, a
     phone number or part of an e-mail or SKU."""
     masked = EMAIL.sub(lambda m: " " * len(m.group()), text)
     masked = SKU.sub(lambda m: " " * len(m.group()), masked)
     found: dict[int, tuple[str, int, int]] = {}
-    for m in _ORDER_CUE.finditer(masked):
-        found[m.start(1)] = (m.group(1), m.start(1), m.end(1))
+    for pattern in (_ORDER_CUE, _PREFIXED_ORDER):
+        for m in pattern.finditer(masked):
+            if not any(s < m.end(1) and m.start(1) < e for _, s, e in found.values()):
+                found[m.start(1)] = (m.group(1), m.start(1), m.end(1))
     for m in _BARE_NUMBER.finditer(masked):
-        if m.start(1) in found or any(s <= m.start(1) < e for _, s, e in found.values()):
+        if any(s < m.end(1) and m.start(1) < e for _, s, e in found.values()):
             continue
         if _NOT_ORDER_CUE.search(masked[max(0, m.start(1) - 24) : m.start(1)]):
             continue
