@@ -3,8 +3,10 @@
     python bench/http_latency.py [--requests 200] [--concurrency 1 16]
 
 Starts the real server (`python -m bot serve`) in a subprocess over a fresh index of the sample
-store, warms it up, then sends policy questions. Last line: JSON with p50/p95 per concurrency level
-and the server's resident memory (RSS) before and after.
+store, warms it up, then sends policy questions, twice per concurrency level:
+- "repeated": the same 10 questions over and over (query vectors come from the embedder's cache);
+- "unique": every message worded differently ("Hi, ... Thanks."), so every message is embedded.
+Last line: JSON with p50/p95 per level and the server's resident memory (RSS) before and after.
 """
 
 from __future__ import annotations
@@ -38,6 +40,19 @@ QUESTIONS = [
 ]
 
 
+OPENERS = ["", "Hi, ", "Hello, ", "Quick question: ", "Please tell me: ", "Excuse me, ", "Hey there, ", "Good morning, "]
+CLOSERS = ["", " Thanks.", " Thank you!", " Cheers.", " Thanks a lot.", " Many thanks."]
+_unique = iter(range(10**9))
+
+
+def unique_question(i: int) -> str:
+    """A differently worded message every call (8 x 6 x 10 = 480 before any repeats)."""
+    n = next(_unique)
+    question = QUESTIONS[i % len(QUESTIONS)]
+    opener, closer = OPENERS[n % len(OPENERS)], CLOSERS[(n // len(OPENERS)) % len(CLOSERS)]
+    return opener + (question[0].lower() + question[1:] if opener else question) + closer
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -56,13 +71,14 @@ def percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
-async def run_level(url: str, concurrency: int, total: int) -> dict:
+async def run_level(url: str, concurrency: int, total: int, unique: bool = False) -> dict:
     latencies: list[float] = []
     counter = iter(range(total))
 
     async def conversation(worker: int, session: aiohttp.ClientSession) -> None:
         for i in counter:
-            body = {"sender": f"bench-{concurrency}-{worker}", "message": QUESTIONS[i % len(QUESTIONS)]}
+            text = unique_question(i) if unique else QUESTIONS[i % len(QUESTIONS)]
+            body = {"sender": f"bench-{concurrency}-{worker}-{'u' if unique else 'r'}", "message": text}
             started = time.perf_counter()
             async with session.post(url, json=body) as response:
                 await response.read()
@@ -88,7 +104,9 @@ async def main() -> None:
     args = parser.parse_args()
     port = free_port()
     with tempfile.TemporaryDirectory() as data_dir:
-        env = {**os.environ, "BOT_DATA_DIR": data_dir, "BOT_LOG_LEVEL": "WARNING"}
+        env = {**os.environ, "BOT_DATA_DIR": data_dir, "BOT_LOG_LEVEL": "WARNING",
+               # Each benchmark conversation sends hundreds of messages: the per-sender limit would only measure 429s.
+               "BOT_RATE_LIMIT_PER_MINUTE": "0"}
         subprocess.run([sys.executable, "-m", "bot", "ingest", "--quiet"], cwd=ROOT, env=env, check=True, capture_output=True)
         server = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--port", str(port)], cwd=ROOT, env=env)
         try:
@@ -105,7 +123,10 @@ async def main() -> None:
             result: dict = {"rss_mb_idle": round(rss_mb(server.pid), 1)}
             await run_level(base + "/webhooks/rest/webhook", 4, 40)  # warm-up, not measured
             for level in args.concurrency:
-                result[f"concurrency_{level}"] = await run_level(base + "/webhooks/rest/webhook", level, args.requests)
+                for mode in ("repeated", "unique"):
+                    result[f"concurrency_{level}_{mode}"] = await run_level(
+                        base + "/webhooks/rest/webhook", level, args.requests, unique=mode == "unique"
+                    )
             result["rss_mb_after"] = round(rss_mb(server.pid), 1)
             result["cpu_count"] = os.cpu_count()
         finally:

@@ -49,7 +49,8 @@ class ConversationStore(Protocol):
     async def close(self) -> None: ...
     async def conversation_for(self, channel: str, sender: str) -> Conversation: ...
     async def get(self, conversation_id: str) -> Conversation: ...
-    async def append(self, conversation_id: str, role: Role, text: str, payload: dict[str, Any] | None = None) -> StoredTurn: ...
+    async def append(self, conversation_id: str, role: Role, text: str, payload: dict[str, Any] | None = None,
+                     slots: dict[str, Any] | None = None) -> StoredTurn: ...
     async def history(self, conversation_id: str, limit: int | None = None) -> list[StoredTurn]: ...
     async def set_owner(self, conversation_id: str, owner: str, reason: str = "") -> Conversation: ...
     async def set_slots(self, conversation_id: str, slots: dict[str, Any]) -> Conversation: ...
@@ -112,8 +113,11 @@ class SQLiteConversationStore:
     async def get(self, conversation_id: str) -> Conversation:
         return await self._run(self._get, conversation_id)
 
-    async def append(self, conversation_id: str, role: Role, text: str, payload: dict[str, Any] | None = None) -> StoredTurn:
-        return await self._run(self._append, conversation_id, role, text, payload or {})
+    async def append(self, conversation_id: str, role: Role, text: str, payload: dict[str, Any] | None = None,
+                     slots: dict[str, Any] | None = None) -> StoredTurn:
+        """Add a turn; with `slots`, replace the conversation's slots in the same transaction."""
+        slots_json = None if slots is None else json.dumps(slots, ensure_ascii=False, default=str)
+        return await self._run(self._append, conversation_id, role, text, payload or {}, slots_json)
 
     async def history(self, conversation_id: str, limit: int | None = None) -> list[StoredTurn]:
         return await self._run(self._history, conversation_id, limit)
@@ -162,7 +166,7 @@ class SQLiteConversationStore:
             raise NotFound(f"no conversation {conversation_id!r}", conversation_id=conversation_id)
         return _conversation(row)
 
-    def _append(self, conversation_id: str, role: str, text: str, payload: dict[str, Any]) -> StoredTurn:
+    def _append(self, conversation_id: str, role: str, text: str, payload: dict[str, Any], slots_json: str | None = None) -> StoredTurn:
         now = utcnow().isoformat()
         db = self.db
         db.execute("BEGIN IMMEDIATE")
@@ -171,7 +175,10 @@ class SQLiteConversationStore:
                 "INSERT INTO turns(conversation_id, role, text, created_at, payload) VALUES (?, ?, ?, ?, ?)",
                 (conversation_id, role, text, now, json.dumps(payload, ensure_ascii=False)),
             )
-            db.execute("UPDATE conversations SET updated_at = ? WHERE conversation_id = ?", (now, conversation_id))
+            if slots_json is None:
+                db.execute("UPDATE conversations SET updated_at = ? WHERE conversation_id = ?", (now, conversation_id))
+            else:
+                db.execute("UPDATE conversations SET updated_at = ?, slots = ? WHERE conversation_id = ?", (now, slots_json, conversation_id))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

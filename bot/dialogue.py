@@ -226,11 +226,11 @@ class DialogueService:
         except Exception:
             log.exception("answering failed")
             reply = Reply(SORRY, kind="error")
-        if slots != conversation.slots:
-            conversation = await self.store.set_slots(conversation.conversation_id, slots)
         if reply.kind == "handoff":
             conversation = await self.store.set_owner(conversation.conversation_id, "human", reply.metadata["handoff"]["reason"])
-        await self.store.append(conversation.conversation_id, "bot", reply.text, reply.custom())
+        # The reply and what the bot now remembers are committed together.
+        await self.store.append(conversation.conversation_id, "bot", reply.text, reply.custom(),
+                                slots=slots if slots != conversation.slots else None)
         return Exchange(conversation, reply)
 
     # ------------------------------------------------------------------ routing

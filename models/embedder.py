@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -35,8 +36,17 @@ def default_embedder_path() -> Path:
 class SentenceTransformerEmbedder:
     """Unit-length float32 embeddings; cosine similarity is then an inner product (FAISS IndexFlatIP)."""
 
-    def __init__(self, model_path: str | Path | None = None, batch_size: int = 32, device: str | None = None) -> None:
+    # Small calls are queries: one message is embedded by the intent model, the retriever and the
+    # answer ranker, so recent query vectors are kept. Bulk calls (ingestion) bypass the cache.
+    CACHE_MAX_BATCH = 64
+    CACHE_MAX_CHARS = 1000
+
+    def __init__(self, model_path: str | Path | None = None, batch_size: int = 32, device: str | None = None,
+                 cache_size: int = 4096) -> None:
         self.model_path = Path(model_path) if model_path else None
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
         self._configured_path = self.model_path
         self.batch_size = batch_size
         self.device = device
@@ -76,8 +86,29 @@ class SentenceTransformerEmbedder:
             self.warm_up()
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self.cache_size and len(texts) <= self.CACHE_MAX_BATCH and all(len(t) <= self.CACHE_MAX_CHARS for t in texts):
+            return self._embed_cached(list(texts), batch_size)
+        return self._encode(list(texts), batch_size, progress)
+
+    def _embed_cached(self, texts: list[str], batch_size: int | None) -> np.ndarray:
+        with self._cache_lock:
+            found = {t: self._cache[t] for t in texts if t in self._cache}
+            for t in found:
+                self._cache.move_to_end(t)
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:
+            for text, vector in zip(missing, self._encode(missing, batch_size, False)):
+                found[text] = vector
+            with self._cache_lock:
+                for text in missing:
+                    self._cache[text] = found[text]
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        return np.stack([found[t] for t in texts])
+
+    def _encode(self, texts: list[str], batch_size: int | None, progress: bool) -> np.ndarray:
         vectors = self._model.encode(
-            list(texts),
+            texts,
             batch_size=batch_size or self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,

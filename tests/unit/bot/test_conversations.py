@@ -117,3 +117,52 @@ async def test_closed_store_is_a_storage_error(tmp_path):
     await s.close()  # closing twice is harmless
     with pytest.raises(StorageError):
         await s.get("x")
+
+
+async def test_append_can_store_slots_in_the_same_transaction(tmp_path):
+    store = SQLiteConversationStore(tmp_path / "c.sqlite3")
+    await store.open()
+    conversation = await store.conversation_for("rest", "slots")
+    await store.append(conversation.conversation_id, "bot", "What's your order number?", {}, slots={"pending": {"need": "order_number"}})
+    assert (await store.get(conversation.conversation_id)).slots == {"pending": {"need": "order_number"}}
+    await store.append(conversation.conversation_id, "customer", "12345")  # no slots: left as they were
+    assert (await store.get(conversation.conversation_id)).slots == {"pending": {"need": "order_number"}}
+    await store.close()
+
+
+async def test_handoff_owner_reason_and_listing(tmp_path):
+    store = SQLiteConversationStore(tmp_path / "c.sqlite3")
+    await store.open()
+    a = await store.conversation_for("rest", "a")
+    b = await store.conversation_for("rest", "b")
+    assert await store.handoffs() == []
+    await store.set_owner(b.conversation_id, "human", "contact_human_agent")
+    [waiting] = await store.handoffs()
+    assert waiting.conversation_id == b.conversation_id and waiting.handoff_reason == "contact_human_agent"
+    assert waiting.handoff_at is not None
+    back = await store.set_owner(b.conversation_id, "bot")
+    assert back.owner == "bot" and back.handoff_reason == "" and back.handoff_at is None
+    assert (await store.get(a.conversation_id)).owner == "bot"
+    with pytest.raises(ValueError):
+        await store.set_owner(a.conversation_id, "robot")
+    await store.close()
+
+
+async def test_database_from_before_slots_is_migrated(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE conversations (conversation_id TEXT PRIMARY KEY, channel TEXT NOT NULL, sender TEXT NOT NULL,"
+        " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, owner TEXT NOT NULL DEFAULT 'bot');"
+        "INSERT INTO conversations VALUES ('old', 'rest', 'x', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00', 'bot');"
+    )
+    db.close()
+    store = SQLiteConversationStore(path)
+    await store.open()
+    old = await store.get("old")
+    assert old.slots == {} and old.owner == "bot"
+    await store.set_slots("old", {"order_number": "12345"})
+    assert (await store.get("old")).slots == {"order_number": "12345"}
+    await store.close()

@@ -387,3 +387,46 @@ def test_classifier_missing_model_raises_on_warm_up(tmp_path):
 
 def test_classifier_defaults_to_shipped_model():
     assert IntentClassifier(HashEmbedder()).model_dir == DEFAULT_INTENT_MODEL
+
+
+# ---------------------------------------------------------------- the embedder's query cache
+
+
+class _CountingModel:
+    def __init__(self) -> None:
+        self.encoded: list[list[str]] = []
+
+    def encode(self, texts, **kwargs):
+        self.encoded.append(list(texts))
+        return np.array([[float(len(t)), 1.0] for t in texts], dtype=np.float32)
+
+
+def _embedder_with(model, cache_size=2):
+    from models.embedder import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder("unused", cache_size=cache_size)
+    embedder._model, embedder.dimension = model, 2
+    return embedder
+
+
+def test_query_vectors_are_cached_and_bounded():
+    model = _CountingModel()
+    embedder = _embedder_with(model, cache_size=2)
+    first = embedder.embed(["where is my order", "hi"])
+    again = embedder.embed(["hi", "where is my order"])
+    assert model.encoded == [["where is my order", "hi"]]  # the second call encoded nothing
+    assert np.array_equal(first[::-1], again)
+    embedder.embed(["third text"])  # evicts the least recently used: "hi"
+    embedder.embed(["where is my order"])
+    assert model.encoded[-1] == ["third text"]
+    embedder.embed(["hi"])
+    assert model.encoded[-1] == ["hi"]
+
+
+def test_bulk_embedding_bypasses_the_cache():
+    model = _CountingModel()
+    embedder = _embedder_with(model, cache_size=1000)
+    texts = [f"passage {i}" for i in range(100)]
+    embedder.embed(texts)
+    embedder.embed(texts)
+    assert len(model.encoded) == 2 and not embedder._cache
