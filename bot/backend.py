@@ -9,16 +9,15 @@ who has not proven it is theirs.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Literal, Protocol
 
-from bot.errors import ConfigurationError, NotFound, StorageError
+from bot.errors import ConfigurationError, NotFound
+from bot.sqlite import SQLiteWorker
 
 SAMPLE_ORDERS = Path(__file__).resolve().parent.parent / "knowledge_base" / "sample_store" / "orders.json"
 RETURN_WINDOW_DAYS = 30
@@ -104,36 +103,15 @@ CREATE TABLE IF NOT EXISTS order_events (
 """
 
 
-class SQLiteStoreBackend:
+class SQLiteStoreBackend(SQLiteWorker):
     """Orders in SQLite, one connection on one thread (like the conversation store)."""
 
+    name = "store back end"
+
     def __init__(self, path: Path, seed_file: Path | None = SAMPLE_ORDERS, today: Callable[[], date] | None = None) -> None:
-        self.path = Path(path)
+        super().__init__(path)
         self.seed_file = seed_file
         self.today = today or (lambda: datetime.now(timezone.utc).date())
-        self._executor: ThreadPoolExecutor | None = None
-        self._db: sqlite3.Connection | None = None
-
-    async def _run(self, fn, *args):
-        if self._executor is None:
-            raise StorageError("store back end is not open")
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
-        except sqlite3.Error as exc:
-            raise StorageError(f"store back end {self.path}: {exc}", path=str(self.path)) from exc
-
-    async def open(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-backend")
-        await self._run(self._open)
-
-    async def close(self) -> None:
-        if self._executor is None:
-            return
-        if self._db is not None:
-            await self._run(self._db.close)
-            self._db = None
-        self._executor.shutdown(wait=True)
-        self._executor = None
 
     async def find_order(self, order_number: str) -> Order | None:
         return await self._run(self._find, order_number)
@@ -149,18 +127,8 @@ class SQLiteStoreBackend:
 
     # ------------------------------------------------------------------ on the back-end thread
 
-    @property
-    def db(self) -> sqlite3.Connection:
-        assert self._db is not None
-        return self._db
-
-    def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA foreign_keys=ON")
+    def _setup(self, db: sqlite3.Connection) -> None:
         db.executescript(SCHEMA)
-        self._db = db
         if self.seed_file and not db.execute("SELECT 1 FROM orders LIMIT 1").fetchone():
             self._seed(self.seed_file)
 
@@ -170,36 +138,34 @@ class SQLiteStoreBackend:
         except (OSError, json.JSONDecodeError) as exc:
             raise ConfigurationError(f"cannot read sample orders {seed_file}: {exc}", path=str(seed_file)) from exc
         today = self.today()
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
         try:
-            for c in data.get("customers", []):
-                db.execute("INSERT OR IGNORE INTO customers(email, name) VALUES (?, ?)", (c["email"].lower(), c.get("name", "")))
-            for i in data.get("identities", []):
-                db.execute("INSERT OR REPLACE INTO identities VALUES (?, ?, ?)", (i["channel"], i["sender"], i["email"].lower()))
-            for o in data.get("orders", []):
-                def days(key: str, sign: int) -> str | None:
-                    return (today + timedelta(days=sign * o[key])).isoformat() if key in o else None
-
-                db.execute(
-                    "INSERT INTO orders(order_number, email, status, placed_on, currency, carrier, tracking_number,"
-                    " estimated_delivery, delivered_on, ship_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (o["order_number"], o["email"].lower(), o["status"], days("placed_days_ago", -1), o.get("currency", "USD"),
-                     o.get("carrier", ""), o.get("tracking_number", ""), days("estimated_delivery_in_days", 1),
-                     days("delivered_days_ago", -1), o.get("ship_to", "")),
-                )
-                for item in o.get("items", []):
-                    db.execute(
-                        "INSERT INTO order_items VALUES (?, ?, ?, ?, ?)",
-                        (o["order_number"], item["sku"], item["title"], int(item.get("quantity", 1)), float(item["unit_price"])),
-                    )
-            db.execute("COMMIT")
+            with self.transaction() as db:
+                self._insert_seed(db, data, today)
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
-            db.execute("ROLLBACK")
             raise ConfigurationError(f"sample orders {seed_file} are malformed: {exc!r}", path=str(seed_file)) from exc
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+
+    @staticmethod
+    def _insert_seed(db: sqlite3.Connection, data: dict, today: date) -> None:
+        for c in data.get("customers", []):
+            db.execute("INSERT OR IGNORE INTO customers(email, name) VALUES (?, ?)", (c["email"].lower(), c.get("name", "")))
+        for i in data.get("identities", []):
+            db.execute("INSERT OR REPLACE INTO identities VALUES (?, ?, ?)", (i["channel"], i["sender"], i["email"].lower()))
+        for o in data.get("orders", []):
+            def days(key: str, sign: int) -> str | None:
+                return (today + timedelta(days=sign * o[key])).isoformat() if key in o else None
+
+            db.execute(
+                "INSERT INTO orders(order_number, email, status, placed_on, currency, carrier, tracking_number,"
+                " estimated_delivery, delivered_on, ship_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (o["order_number"], o["email"].lower(), o["status"], days("placed_days_ago", -1), o.get("currency", "USD"),
+                 o.get("carrier", ""), o.get("tracking_number", ""), days("estimated_delivery_in_days", 1),
+                 days("delivered_days_ago", -1), o.get("ship_to", "")),
+            )
+            for item in o.get("items", []):
+                db.execute(
+                    "INSERT INTO order_items VALUES (?, ?, ?, ?, ?)",
+                    (o["order_number"], item["sku"], item["title"], int(item.get("quantity", 1)), float(item["unit_price"])),
+                )
 
     def _find(self, order_number: str) -> Order | None:
         row = self.db.execute(
@@ -243,14 +209,9 @@ class SQLiteStoreBackend:
                 "so it can no longer be cancelled. You can return it once it arrives.",
                 question,
             )
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            self.db.execute("UPDATE orders SET status = 'cancelled' WHERE order_number = ?", (order_number,))
+        with self.transaction() as db:
+            db.execute("UPDATE orders SET status = 'cancelled' WHERE order_number = ?", (order_number,))
             self._event(order_number, "cancelled", "by customer via chat")
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
         return ActionOutcome(
             True, self._require(order_number),
             f"Done: order {order_number} is cancelled. Your payment of ${order.total:.2f} will be released to your original payment method.",
@@ -280,14 +241,9 @@ class SQLiteStoreBackend:
                 "so I can't start a refund for it here.",
                 window,
             )
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            self.db.execute("UPDATE orders SET refund_status = 'return_started' WHERE order_number = ?", (order_number,))
+        with self.transaction() as db:
+            db.execute("UPDATE orders SET refund_status = 'return_started' WHERE order_number = ?", (order_number,))
             self._event(order_number, "return_started", reason[:500])
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
         return ActionOutcome(
             True, self._require(order_number),
             f"I've started a return for order {order_number}. We'll e-mail you a prepaid return label; "

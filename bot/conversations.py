@@ -3,16 +3,15 @@ the same ConversationStore interface and passes the same contract tests."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from bot.errors import NotFound, StorageError
+from bot.errors import NotFound
+from bot.sqlite import SQLiteWorker
 from bot.types import Conversation, Role, StoredTurn, utcnow
 
 SCHEMA = """
@@ -57,52 +56,18 @@ class ConversationStore(Protocol):
     async def handoffs(self) -> list[Conversation]: ...
 
 
-class SQLiteConversationStore:
-    """Every write is committed (WAL, synchronous=FULL) before the call returns.
+class SQLiteConversationStore(SQLiteWorker):
+    """Every write is committed (WAL, synchronous=FULL) before the call returns."""
 
-    One connection on one dedicated thread: SQLite serialises writers anyway, and the event loop
-    never waits on disk.
-    """
+    name = "conversation store"
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._executor: ThreadPoolExecutor | None = None
-        self._db: sqlite3.Connection | None = None
-
-    async def _run(self, fn, *args):
-        if self._executor is None:
-            raise StorageError("conversation store is not open")
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
-        except sqlite3.Error as exc:
-            raise StorageError(f"conversation store {self.path}: {exc}", path=str(self.path)) from exc
-
-    async def open(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="conversations")
-        await self._run(self._open)
-
-    def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        db.execute("PRAGMA foreign_keys=ON")
+    def _setup(self, db: sqlite3.Connection) -> None:
         db.executescript(SCHEMA)
         present = {row[1] for row in db.execute("PRAGMA table_info(conversations)")}
         for column, statement in MIGRATIONS:
             if column not in present:
                 db.execute(statement)
         db.execute("CREATE INDEX IF NOT EXISTS conversations_by_owner ON conversations(owner, handoff_at)")
-        self._db = db
-
-    async def close(self) -> None:
-        if self._executor is None:
-            return
-        if self._db is not None:
-            await self._run(self._db.close)
-            self._db = None
-        self._executor.shutdown(wait=True)
-        self._executor = None
 
     # ------------------------------------------------------------------ API
 
@@ -137,11 +102,6 @@ class SQLiteConversationStore:
 
     # ------------------------------------------------------------------ on the store thread
 
-    @property
-    def db(self) -> sqlite3.Connection:
-        assert self._db is not None
-        return self._db
-
     def _conversation_for(self, channel: str, sender: str) -> Conversation:
         row = self.db.execute(
             f"SELECT {COLUMNS} FROM conversations WHERE channel = ? AND sender = ? ORDER BY updated_at DESC LIMIT 1",
@@ -168,9 +128,7 @@ class SQLiteConversationStore:
 
     def _append(self, conversation_id: str, role: str, text: str, payload: dict[str, Any], slots_json: str | None = None) -> StoredTurn:
         now = utcnow().isoformat()
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self.transaction() as db:
             cursor = db.execute(
                 "INSERT INTO turns(conversation_id, role, text, created_at, payload) VALUES (?, ?, ?, ?, ?)",
                 (conversation_id, role, text, now, json.dumps(payload, ensure_ascii=False)),
@@ -179,10 +137,6 @@ class SQLiteConversationStore:
                 db.execute("UPDATE conversations SET updated_at = ? WHERE conversation_id = ?", (now, conversation_id))
             else:
                 db.execute("UPDATE conversations SET updated_at = ?, slots = ? WHERE conversation_id = ?", (now, slots_json, conversation_id))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return StoredTurn(int(cursor.lastrowid), conversation_id, role, text, datetime.fromisoformat(now), payload)  # type: ignore[arg-type]
 
     def _history(self, conversation_id: str, limit: int | None) -> list[StoredTurn]:
