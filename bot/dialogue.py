@@ -247,23 +247,26 @@ class DialogueService:
         if pending:
             reply = await self._continue(message, text, slots, pending, understanding)
             if reply is not None:
-                return reply
+                return reply.with_text_metadata({"route": "slot_filling"})
 
         reply = small_talk(text)
         if reply is not None:
-            return reply
+            return reply.with_text_metadata({"route": "small_talk"})
 
         intent = understanding.intent if understanding.confidence >= self.policy.intent_threshold else None
         tagged = {"intent": {"name": understanding.intent, "confidence": round(understanding.confidence, 4)}} if understanding.intent else {}
         if intent in HANDOFF_INTENTS:
-            return self._handoff("contact_human_agent", slots, tagged)
+            return self._handoff("contact_human_agent", slots, {**tagged, "route": "handoff"})
         if intent == "complaint" and is_angry(text):
-            return self._handoff("angry_complaint", slots, tagged)
+            return self._handoff("angry_complaint", slots, {**tagged, "route": "handoff"})
         if intent in ORDER_ACTIONS and self.backend is not None:
             if entities.order_number:
                 slots["order_number"] = entities.order_number
-            return (await self._order_action(message, intent, slots, entities)).with_text_metadata(tagged)
-        return (await self._knowledge(text, slots, entities)).with_text_metadata(tagged)
+            reply = await self._order_action(message, intent, slots, entities)
+            return reply.with_text_metadata({**tagged, "route": reply.metadata.get("route", "order_action")})
+        # Policy intents (delivery_options, check_refund_policy, ...) and everything unsure.
+        reply = await self._knowledge(text, slots, entities)
+        return reply.with_text_metadata({**tagged, "route": reply.metadata.get("route", "knowledge_question")})
 
     async def _understand(self, text: str) -> Understanding:
         entities = extract(text)
@@ -397,4 +400,4 @@ class DialogueService:
         slots.pop("failures", None)
         hours = f" {self.policy.support_hours}" if self.policy.support_hours else ""
         return Reply(HANDOFF_TEXT[reason] + hours, confidence=1.0, kind="handoff",
-                     metadata={**extra, "handoff": {"reason": reason, "owner": "human"}})
+                     metadata={**extra, "route": "handoff", "handoff": {"reason": reason, "owner": "human"}})

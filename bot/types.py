@@ -128,7 +128,7 @@ class Reply:
             "confidence": round(float(self.confidence), 4),
             "kind": self.kind,
         }
-        for key in ("intent", "handoff", "resolved_question"):
+        for key in ("route", "intent", "handoff", "resolved_question"):
             if key in self.metadata:
                 wire[key] = self.metadata[key]
         return wire

@@ -33,7 +33,7 @@ async def say(client, sender: str, text: str) -> list[dict]:
 async def test_scripted_order_status_then_handoff_then_handback(client):
     [asked] = await say(client, "ana-lima", "where is my order")
     assert asked["custom"]["kind"] == "ask" and "order number" in asked["text"]
-    assert asked["custom"]["intent"]["name"] == "track_order"
+    assert asked["custom"]["intent"]["name"] == "track_order" and asked["custom"]["route"] == "order_action"
 
     [status] = await say(client, "ana-lima", "it's 12345")
     assert status["custom"]["kind"] == "order"
@@ -59,6 +59,9 @@ async def test_scripted_order_status_then_handoff_then_handback(client):
 
     [answer] = await say(client, "ana-lima", "How many days do I have to return an item?")
     assert "30 days" in answer["text"] and answer["custom"]["kind"] == "answer"
+    assert answer["custom"]["route"] == "knowledge_question"
+    [greeting] = await say(client, "ana-lima", "thanks!")
+    assert greeting["custom"]["route"] == "small_talk"
 
 
 async def test_another_customers_order_is_not_revealed(client):
