@@ -240,8 +240,6 @@ class DialogueService:
         entities = understanding.entities
         if entities.destinations:
             slots["destination"] = entities.destinations[0]
-        if entities.email:
-            slots["email"] = entities.email
 
         pending = slots.get("pending")
         if pending:
@@ -321,7 +319,7 @@ class DialogueService:
             return Reply(ASK_ORDER[action], kind="ask", confidence=1.0)
         order = await self.backend.find_order(number)
         if not await self._owns(message, order, slots, entities):
-            if entities.email or (slots.get("pending") or {}).get("need") == "email":
+            if entities.email:
                 # Same words for "no such order" and "not your order": nobody learns which numbers exist.
                 attempts = int(slots.get("verification_failures", 0)) + 1
                 slots["verification_failures"] = attempts
@@ -372,7 +370,7 @@ class DialogueService:
             return True
         if await self.backend.linked_customer(message.channel, message.sender) == owner:
             return True
-        if entities.email == owner or ((slots.get("pending") or {}).get("need") == "email" and slots.get("email") == owner):
+        if entities.email == owner:
             slots["verified_email"] = owner
             return True
         return False
