@@ -144,19 +144,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_ingest(settings: Settings, paths: list[Path], progress: bool = True):
     from knowledge_base.ingest import Ingestor
-    from models.embedder import SentenceTransformerEmbedder
+    from models.embedder import embedder_from_settings
 
-    embedder = SentenceTransformerEmbedder(settings.embedder_model or None, batch_size=settings.embedder_batch_size)
-    return Ingestor(settings.index_dir, embedder, progress=progress).ingest_paths(paths)
-
-
-def _embedder(settings: Settings):
-    from models.embedder import SentenceTransformerEmbedder
-
-    return SentenceTransformerEmbedder(settings.embedder_model or None, batch_size=settings.embedder_batch_size)
+    return Ingestor(settings.index_dir, embedder_from_settings(settings), progress=progress).ingest_paths(paths)
 
 
 def run_eval_intents(settings: Settings, bitext: Path, model_dir: Path | None, held_out_only: bool, progress: bool = True) -> dict:
+    from models.embedder import embedder_from_settings
     from models.intents import DEFAULT_INTENT_MODEL, IntentModel, evaluate_intents, is_held_out, load_bitext
 
     model = IntentModel.load(model_dir or settings.intent_model or DEFAULT_INTENT_MODEL)
@@ -166,13 +160,14 @@ def run_eval_intents(settings: Settings, bitext: Path, model_dir: Path | None, h
         examples = [e for e in examples if is_held_out(e.text, fraction)]
         if not examples:
             raise BotError(f"no row of {bitext} was held out by this model (holdout fraction {fraction})")
-    return evaluate_intents(model, _embedder(settings), examples, progress=progress)
+    return evaluate_intents(model, embedder_from_settings(settings), examples, progress=progress)
 
 
 def run_train_intents(settings: Settings, files: list[Path], out: Path, holdout: float, regularization: float, progress: bool = True) -> dict:
+    from models.embedder import embedder_from_settings
     from models.intents import evaluate_intents, iter_examples, train_intent_model
 
-    embedder = _embedder(settings)
+    embedder = embedder_from_settings(settings)
     examples = iter_examples(files)
     model, held = train_intent_model(examples, embedder, holdout=holdout, regularization=regularization, progress=progress)
     figures = evaluate_intents(model, embedder, held) if held else {}

@@ -14,7 +14,7 @@ from knowledge_base.indexes import KnowledgeBase
 from knowledge_base.ingest import Ingestor
 from knowledge_base.retriever import HybridRetriever
 from knowledge_base.squad import load_squad
-from models.embedder import SentenceTransformerEmbedder
+from models.embedder import embedder_from_settings
 
 RECALL_AT = (1, 3, 5, 10)
 
@@ -36,7 +36,7 @@ def evaluate_retrieval(
         more, _ = load_squad(extra)
         documents += more
     questions = [q for q in questions if not q.is_impossible and q.question.strip()]
-    embedder = SentenceTransformerEmbedder(settings.embedder_model or None, batch_size=settings.embedder_batch_size)
+    embedder = embedder_from_settings(settings)
     with tempfile.TemporaryDirectory(prefix="squad-open-") as tmp:
         target = Path(index_dir) if index_dir else Path(tmp)
         report = Ingestor(target, embedder, progress=progress).ingest_documents(documents)

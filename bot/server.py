@@ -155,9 +155,9 @@ def build_answerer(settings: Settings):
     from bot.answering import ExtractiveAnswerer
     from knowledge_base.indexes import KnowledgeBase
     from knowledge_base.retriever import HybridRetriever
-    from models.embedder import SentenceTransformerEmbedder
+    from models.embedder import embedder_from_settings
 
-    embedder = SentenceTransformerEmbedder(settings.embedder_model or None, batch_size=settings.embedder_batch_size)
+    embedder = embedder_from_settings(settings)
     embedder.warm_up()
     kb = KnowledgeBase.load(settings.index_dir, expected_dimension=embedder.dimension)
     retriever = HybridRetriever(

@@ -115,3 +115,8 @@ class SentenceTransformerEmbedder:
             show_progress_bar=progress,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def embedder_from_settings(settings) -> SentenceTransformerEmbedder:
+    """The embedder the settings name (BOT_EMBEDDER_MODEL, BOT_EMBEDDER_BATCH_SIZE); not loaded yet."""
+    return SentenceTransformerEmbedder(settings.embedder_model or None, batch_size=settings.embedder_batch_size)
