@@ -54,6 +54,13 @@ class Unauthorized(BotError):
     code = "unauthorized"
 
 
+class Forbidden(BotError):
+    """Credentials were given but are wrong or stale (a bad webhook signature, a replayed request)."""
+
+    http_status = 403
+    code = "forbidden"
+
+
 class ConfigurationError(BotError):
     """Settings or files the bot needs at start-up are missing or wrong."""
 

@@ -24,6 +24,13 @@ from bot.errors import BadRequest, BotError, TooManyRequests, Unauthorized, Unsu
 from bot.ratelimit import RateLimiter
 from bot.settings import Settings
 from bot.types import Message, Reply
+from bot.wire import decode_json_object
+from connectors.base import Connector
+from connectors.deliveries import DeliveryLog
+from connectors.dispatch import ChannelDispatcher
+from connectors.outbound import PlatformClient
+from connectors.registry import enabled_connectors
+from connectors.webhooks import CHANNEL_DISPATCHER, webhook_routes
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
@@ -60,6 +67,12 @@ def create_app(
     app.cleanup_ctx.append(_conversation_store(store))
     app.cleanup_ctx.append(_store_backend(backend))
     app.cleanup_ctx.append(_answer_pipeline(answerer, intents))
+    channels = enabled_connectors(settings)  # half-configured channels fail here, at start-up
+    app[HEALTH]["channels"] = ["rest", "web", *(c.name for c in channels)]
+    if channels:
+        app.cleanup_ctx.append(_channel_dispatch(channels))
+        for connector in channels:
+            app.router.add_routes(webhook_routes(connector))
     app.router.add_post("/webhooks/rest/webhook", rest_webhook)
     app.router.add_get("/webhooks/rest/", rest_status)
     app.router.add_get("/ws", websocket)
@@ -134,6 +147,27 @@ def _answer_pipeline(answerer: BatchAnswerer | None, intents: BatchIntentClassif
         if intent_batcher is not None:
             await intent_batcher.stop()
         executor.shutdown(wait=False, cancel_futures=True)
+
+    return ctx
+
+
+def _channel_dispatch(channels: Sequence[Connector]):
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        deliveries = DeliveryLog(settings.database_path)
+        client = PlatformClient(timeout=settings.channel_send_timeout_seconds, attempts=settings.channel_send_attempts)
+        await deliveries.open()
+        await client.open()
+        dispatcher = ChannelDispatcher(
+            app[DIALOGUE].handle, deliveries, client, channels,
+            retry_seconds=settings.channel_retry_seconds, max_attempts=settings.channel_delivery_max_attempts,
+        )
+        app[CHANNEL_DISPATCHER] = dispatcher
+        await dispatcher.start()
+        yield
+        await dispatcher.stop()
+        await client.close()
+        await deliveries.close()
 
     return ctx
 
@@ -225,18 +259,7 @@ def _is_loopback(remote: str | None) -> bool:
 
 
 async def read_json_object(request: web.Request) -> dict:
-    if request.content_type not in ("application/json", "application/octet-stream", "text/plain", ""):
-        raise UnsupportedMediaType(f"expected application/json, got {request.content_type}")
-    raw = await request.read()
-    try:
-        body = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise BadRequest("request body is not valid UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise BadRequest(f"request body is not valid JSON: {exc.msg} at position {exc.pos}") from None
-    if not isinstance(body, dict):
-        raise BadRequest("request body must be a JSON object")
-    return body
+    return decode_json_object(await request.read(), request.content_type)
 
 
 # ---------------------------------------------------------------- routes

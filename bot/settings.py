@@ -62,6 +62,29 @@ class Settings:
         "Our team answers Monday to Friday 6 a.m.–6 p.m. and Saturday 8 a.m.–4 p.m. Pacific Time; "
         "outside those hours you'll hear from us when we're back."
     )
+    # ---- channels: each one is mounted when its credentials are set (see README, "Channels").
+    # Telegram: the bot token from @BotFather and the secret_token given to setWebhook.
+    telegram_bot_token: str = ""
+    telegram_secret_token: str = ""
+    telegram_api_url: str = "https://api.telegram.org"
+    # Slack Events API: the app's signing secret and its bot token (xoxb-...).
+    slack_signing_secret: str = ""
+    slack_bot_token: str = ""
+    slack_api_url: str = "https://slack.com/api"
+    # Meta (WhatsApp Cloud API and Messenger): the app secret signs webhooks, the verify token
+    # answers the subscription handshake; each channel needs its own access token.
+    meta_app_secret: str = ""
+    meta_verify_token: str = ""
+    whatsapp_access_token: str = ""
+    messenger_page_access_token: str = ""
+    meta_graph_url: str = "https://graph.facebook.com/v21.0"
+    # Outbound platform calls: per-call timeout and attempts (with exponential backoff) ...
+    channel_send_timeout_seconds: float = 10.0
+    channel_send_attempts: int = 3
+    # ... then the reply is kept and re-sent in the background, first after this many seconds,
+    # doubling each time, until channel_delivery_max_attempts sends have failed.
+    channel_retry_seconds: float = 30.0
+    channel_delivery_max_attempts: int = 8
     log_level: str = "INFO"
 
     @property

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
+
+# tests/ is not a package: the shared fakes (tests/fakes.py) are imported as `fakes`.
+_TESTS_DIR = str(Path(__file__).resolve().parent)
+if _TESTS_DIR not in sys.path:
+    sys.path.insert(0, _TESTS_DIR)
 
 import bot  # noqa: F401  (offline environment for model libraries)
 from bot.settings import SAMPLE_STORE, Settings
