@@ -108,12 +108,6 @@ class Understanding:
     entities: Entities = field(default_factory=Entities)
 
 
-@dataclass(frozen=True, slots=True)
-class Exchange:
-    conversation: Conversation
-    reply: Reply
-
-
 def is_angry(text: str) -> bool:
     return bool(_ANGER.search(text)) or len(_SHOUTED_WORD.findall(text)) >= 2
 
