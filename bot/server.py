@@ -80,6 +80,7 @@ def create_app(
     app.router.add_get("/api/conversations/{conversation_id}", conversation_history)
     app.router.add_get("/api/handoffs", list_handoffs)
     app.router.add_post("/api/conversations/{conversation_id}/handback", hand_back)
+    app.router.add_post("/api/conversations/{conversation_id}/messages", agent_message)
     app.router.add_get("/", index)
     app.router.add_static("/static/", STATIC_DIR, show_index=False)
     return app
@@ -371,6 +372,28 @@ async def hand_back(request: web.Request) -> web.Response:
     conversation = await store.set_owner(conversation_id, "bot")
     await store.append(conversation_id, "system", "handed back to the bot", {"event": "handback"})
     return web.json_response(conversation.to_wire())
+
+
+async def agent_message(request: web.Request) -> web.Response:
+    """An agent writes to the customer: stored in the conversation and, on a chat channel, sent there
+    (kept and retried like the bot's replies when the platform is down)."""
+    conversation_id = request.match_info["conversation_id"]
+    body = await read_json_object(request)
+    text, agent = body.get("text"), body.get("agent", "agent")
+    if not isinstance(text, str) or not text.strip():
+        raise BadRequest('"text" must be a non-empty string')
+    if not isinstance(agent, str) or len(agent) > 128:
+        raise BadRequest('"agent" must be a string of at most 128 characters')
+    store = request.app[STORE]
+    conversation = await store.get(conversation_id)
+    dispatcher = request.app.get(CHANNEL_DISPATCHER)
+    if dispatcher is None or not dispatcher.serves(conversation.channel):
+        # The REST and widget channels have no way to push a message to the customer yet.
+        raise BadRequest(f"agent messages cannot be delivered on the {conversation.channel} channel",
+                         channel=conversation.channel)
+    turn = await store.append(conversation_id, "agent", text.strip(), {"agent": agent})
+    delivery_id = await dispatcher.send_from_agent(conversation.channel, conversation.sender, text.strip())
+    return web.json_response({"turn": turn.to_wire(), "delivery_id": delivery_id}, status=202)
 
 
 async def index(request: web.Request) -> web.FileResponse:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from bot.errors import NotFound
 from bot.sqlite import SQLiteWorker
 from bot.types import utcnow
 from connectors.base import InboundMessage
@@ -23,7 +24,7 @@ CREATE TABLE IF NOT EXISTS channel_deliveries (
     delivery_id INTEGER PRIMARY KEY AUTOINCREMENT,
     channel TEXT NOT NULL,
     sender TEXT NOT NULL,
-    text TEXT NOT NULL,
+    text TEXT NOT NULL,  -- the customer's words; '' for a message an agent sends
     address TEXT NOT NULL,
     -- received → answered → sent; or silent (a person has the conversation), dropped (rate limit,
     -- empty text), failed (the platform refused, or every retry failed)
@@ -71,6 +72,11 @@ class DeliveryLog(SQLiteWorker):
     async def accept(self, message: InboundMessage) -> int | None:
         """Record a delivery; None when any of its keys was seen before (a retry or a replay)."""
         return await self._run(self._accept, message)
+
+    async def outbound(self, channel: str, sender: str, text: str) -> int:
+        """A message to the customer that answers no delivery (an agent's): it goes to the address
+        of the customer's most recent delivery. NotFound when the customer never wrote on this channel."""
+        return await self._run(self._outbound, channel, sender, text)
 
     async def answered(self, delivery_id: int, reply: str) -> None:
         await self._run(self._update, delivery_id, "answered", reply, None, "")
@@ -132,6 +138,22 @@ class DeliveryLog(SQLiteWorker):
                 [(message.channel, key, delivery_id) for key in message.delivery_keys],
             )
             return delivery_id
+
+    def _outbound(self, channel: str, sender: str, text: str) -> int:
+        row = self.db.execute(
+            "SELECT address FROM channel_deliveries WHERE channel = ? AND sender = ? AND text != '' "
+            "ORDER BY delivery_id DESC LIMIT 1",
+            (channel, sender),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no {channel} delivery from {sender} to reply to", channel=channel)
+        now = utcnow().isoformat()
+        cursor = self.db.execute(
+            "INSERT INTO channel_deliveries (channel, sender, text, address, status, reply, received_at, updated_at) "
+            "VALUES (?, ?, '', ?, 'answered', ?, ?, ?)",
+            (channel, sender, row[0], text, now, now),
+        )
+        return int(cursor.lastrowid)
 
     def _update(self, delivery_id: int, status: str, reply: str | None, retry_at: float | None, error: str) -> None:
         self.db.execute(

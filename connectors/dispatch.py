@@ -91,6 +91,16 @@ class ChannelDispatcher:
         self._spawn(self._answer(delivery_id, message.channel, message.sender, message.text, message.address))
         return True
 
+    def serves(self, channel: str) -> bool:
+        return channel in self.connectors
+
+    async def send_from_agent(self, channel: str, sender: str, text: str) -> int:
+        """Send a person's message to a customer, at the address of the customer's last delivery."""
+        delivery_id = await self.deliveries.outbound(channel, sender, text)
+        delivery = await self.deliveries.get(delivery_id)
+        self._spawn(self._send(delivery_id, channel, delivery.address, text, attempts=0))
+        return delivery_id
+
     def _spawn(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)

@@ -330,7 +330,23 @@ async def test_a_conversation_with_a_person_gets_no_bot_reply(client, platform):
     assert len(platform.calls) == 1  # silent: the agent answers
     statuses = [d.status for d in await client.app[CHANNEL_DISPATCHER].deliveries.all("telegram")]
     assert statuses == ["sent", "silent"]
-    assert (await stored_turns(client, "telegram", channel.sender))[-1].text == QUESTION
+    turns = await stored_turns(client, "telegram", channel.sender)
+    assert turns[-1].text == QUESTION
+
+    # The agent answers from the console; it reaches the customer's chat and the transcript.
+    conversation_id = turns[-1].conversation_id
+    sent = await client.post(f"/api/conversations/{conversation_id}/messages", json={"text": "Hi, Sam here. 30 days from delivery.", "agent": "sam"})
+    assert sent.status == 202, await sent.text()
+    [_, agent_call] = await platform.wait_for_calls(2)
+    assert agent_call.json == {"chat_id": 1111111, "text": "Hi, Sam here. 30 days from delivery."}
+    assert (await stored_turns(client, "telegram", channel.sender))[-1].role == "agent"
+    assert (await client.post(f"/api/conversations/{conversation_id}/messages", json={"text": " "})).status == 400
+
+    # A REST conversation has nowhere to push an agent's message: said, not silently dropped.
+    rest = await client.post("/webhooks/rest/webhook", json={"sender": "rest-customer", "message": "hello"})
+    rest_id = (await rest.json())[0]["custom"]["conversation_id"]
+    refused = await client.post(f"/api/conversations/{rest_id}/messages", json={"text": "hi"})
+    assert refused.status == 400 and "rest channel" in (await refused.json())["message"]
 
 
 async def test_health_lists_the_enabled_channels(client):

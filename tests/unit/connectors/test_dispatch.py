@@ -186,3 +186,17 @@ async def test_old_finished_deliveries_are_forgotten(log):
     assert await log.forget_before(30) == 1
     assert [d.text for d in await log.all()] == ["pending"]  # unfinished work is never forgotten
     assert await log.accept(inbound("old again", "k-old")) is not None  # its key went with it
+
+
+async def test_an_agent_message_goes_to_the_customers_last_address(dispatcher, connector, log):
+    from bot.errors import NotFound
+
+    with pytest.raises(NotFound, match="no fake delivery from carol"):
+        await dispatcher.send_from_agent("fake", "carol", "hello")
+    await dispatcher.accept(InboundMessage("fake", "carol", "q", ("k1",), {"chat": "old"}))
+    await dispatcher.accept(InboundMessage("fake", "carol", "q2", ("k2",), {"chat": "new"}))
+    await dispatcher.drain()
+    await dispatcher.send_from_agent("fake", "carol", "Sam here")
+    await dispatcher.drain()
+    assert connector.sent[-1] == ({"chat": "new"}, "Sam here")
+    assert (await log.all())[-1].status == "sent"
