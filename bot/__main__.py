@@ -1,4 +1,4 @@
-"""Command line: `python -m bot {serve,ingest,eval} ...` (see README.md)."""
+"""Command line: `python -m bot {serve,actions,ingest,eval,train} ...` (see README.md)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ Storebot: a customer-service bot that answers from your store's own documents.
 
   python -m bot ingest knowledge_base/sample_store   index documents (only changes are re-indexed)
   python -m bot serve                                 chat on http://127.0.0.1:8080
+  python -m bot actions                               Rasa action server on http://127.0.0.1:5055/webhook
   python -m bot eval retrieval --squad FILE           measure retrieval on a SQuAD-format file
   python -m bot train intents --bitext FILE --out DIR train the intent classifier
   python -m bot eval intents --bitext FILE            measure it on a Bitext-format CSV
@@ -38,6 +39,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8080)")
     serve.add_argument("--ingest-if-missing", action="store_true", help="ingest the configured documents first if there is no index")
+
+    actions = sub.add_parser(
+        "actions",
+        help="run the Rasa action server (knowledge base, recommendations, handoff)",
+        description="Serve action_answer_from_knowledge_base, action_recommend_products and action_handoff_to_human "
+        "to a Rasa assistant on rasa-sdk's endpoint (POST /webhook, GET /actions, GET /health); point Rasa's "
+        'endpoints.yml at it with action_endpoint: url: "http://localhost:5055/webhook" (see docs/rasa.md).',
+    )
+    actions.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
+    actions.add_argument("--port", dest="actions_port", metavar="PORT", type=int, default=5055, help="port (default 5055)")
+    actions.add_argument("--ingest-if-missing", action="store_true", help="ingest the configured documents first if there is no index")
 
     ingest = sub.add_parser(
         "ingest",
@@ -109,6 +121,13 @@ def main(argv: list[str] | None = None) -> int:
             if args.ingest_if_missing:
                 ensure_index(settings)
             serve(settings)
+            return 0
+        if args.command == "actions":
+            from connectors.rasa_actions import serve_actions
+
+            if args.ingest_if_missing:
+                ensure_index(settings)
+            serve_actions(settings, host=settings.host, port=args.actions_port)
             return 0
         if args.command == "ingest":
             # Skipped files are logged as they happen and listed again in the JSON report.

@@ -54,13 +54,15 @@ class SQLiteWorker:
         raise NotImplementedError
 
     async def close(self) -> None:
-        if self._executor is None:
+        """Idempotent, also when two shutdown paths call it at once."""
+        executor = self._executor
+        if executor is None:
             return
         if self._db is not None:
-            await self._run(self._db.close)
-            self._db = None
-        self._executor.shutdown(wait=True)
+            db, self._db = self._db, None
+            await self._run(db.close)
         self._executor = None
+        executor.shutdown(wait=True)
 
     @property
     def db(self) -> sqlite3.Connection:

@@ -132,6 +132,8 @@ class SparseIndex:
     def __init__(self, passages: Sequence[Passage], k1: float = 0.9, b: float = 0.75) -> None:
         import bm25s
 
+        # bm25s sets its own logger to DEBUG on import, overriding the operator's log level.
+        logging.getLogger("bm25s").setLevel(max(logging.WARNING, logging.getLogger().getEffectiveLevel()))
         self.ids = np.asarray([p.passage_id for p in passages], dtype=np.int64)
         self._position = {int(pid): i for i, pid in enumerate(self.ids)}
         self.bm25 = bm25s.BM25(k1=k1, b=b)

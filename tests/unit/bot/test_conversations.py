@@ -166,3 +166,14 @@ async def test_database_from_before_slots_is_migrated(tmp_path):
     await store.set_slots("old", {"order_number": "12345"})
     assert (await store.get("old")).slots == {"order_number": "12345"}
     await store.close()
+
+
+async def test_closing_twice_at_once_is_harmless(tmp_path):
+    import asyncio
+
+    from bot.conversations import SQLiteConversationStore
+
+    store = SQLiteConversationStore(tmp_path / "c.sqlite3")
+    await store.open()
+    await asyncio.gather(store.close(), store.close())
+    await store.close()
