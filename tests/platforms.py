@@ -64,46 +64,34 @@ def slack_url_verification(challenge: str = "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALW
     return {"token": "Jhj5dZrVaK7ZwHHjRyZWjbDl", "challenge": challenge, "type": "url_verification"}
 
 
+def _whatsapp_change(value: dict, phone_number_id: str = "106540352242922") -> dict:
+    """The envelope every WhatsApp Cloud API webhook shares: one entry, one `messages` change."""
+    metadata = {"display_phone_number": "15550783881", "phone_number_id": phone_number_id}
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"value": {"messaging_product": "whatsapp", "metadata": metadata, **value},
+                                                         "field": "messages"}]}],
+    }
+
+
 def whatsapp_text(text: str, message_id: str = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=",
                   wa_id: str = "16505551234", phone_number_id: str = "106540352242922") -> dict:
     """developers.facebook.com/docs/whatsapp/cloud-api/webhooks/payload-examples, "Text messages"."""
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [{
-            "id": "102290129340398",
-            "changes": [{
-                "value": {
-                    "messaging_product": "whatsapp",
-                    "metadata": {"display_phone_number": "15550783881", "phone_number_id": phone_number_id},
-                    "contacts": [{"profile": {"name": "Sheena Nelson"}, "wa_id": wa_id}],
-                    "messages": [{"from": wa_id, "id": message_id, "timestamp": "1749416383", "type": "text", "text": {"body": text}}],
-                },
-                "field": "messages",
-            }],
-        }],
-    }
+    return _whatsapp_change({
+        "contacts": [{"profile": {"name": "Sheena Nelson"}, "wa_id": wa_id}],
+        "messages": [{"from": wa_id, "id": message_id, "timestamp": "1749416383", "type": "text", "text": {"body": text}}],
+    }, phone_number_id)
 
 
 def whatsapp_status(message_id: str = "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI3MTE5MjVBOTE3MDk5QUVFM0YA") -> dict:
     """The same page, "Message status updates": a delivered receipt for one of our replies."""
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [{
-            "id": "102290129340398",
-            "changes": [{
-                "value": {
-                    "messaging_product": "whatsapp",
-                    "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
-                    "statuses": [{
-                        "id": message_id, "status": "delivered", "timestamp": "1750263773", "recipient_id": "16505551234",
-                        "conversation": {"id": "6ceb9d929c1a4ee3a6f2ac5bbbfe8a74", "origin": {"type": "service"}},
-                        "pricing": {"billable": True, "pricing_model": "PMP", "category": "service"},
-                    }],
-                },
-                "field": "messages",
-            }],
+    return _whatsapp_change({
+        "statuses": [{
+            "id": message_id, "status": "delivered", "timestamp": "1750263773", "recipient_id": "16505551234",
+            "conversation": {"id": "6ceb9d929c1a4ee3a6f2ac5bbbfe8a74", "origin": {"type": "service"}},
+            "pricing": {"billable": True, "pricing_model": "PMP", "category": "service"},
         }],
-    }
+    })
 
 
 def messenger_message(text: str, mid: str = "mid.1457764197618:41d102a3e1ae206a38", psid: str = "6789012345678901",
@@ -121,6 +109,75 @@ def messenger_message(text: str, mid: str = "mid.1457764197618:41d102a3e1ae206a3
                 "message": {"mid": mid, "text": text, **message},
             }],
         }],
+    }
+
+
+# Rasa 3.x: what Rasa posts to an action server's /webhook.
+
+
+def rasa_user_event(text: str, timestamp: float) -> dict:
+    return {
+        "event": "user",
+        "timestamp": timestamp,
+        "text": text,
+        "parse_data": {"intent": {"name": "ask", "confidence": 0.9}, "entities": [], "text": text},
+        "input_channel": "rest",
+        "message_id": f"m{int(timestamp)}",
+        "metadata": {},
+    }
+
+
+def rasa_action_call(action: str, text: str | None, *, sender: str = "rasa-user-1", earlier: tuple[str, ...] = ()) -> dict:
+    """A request as Rasa 3.x posts it to the action endpoint."""
+    events: list[dict] = [
+        {"event": "action", "timestamp": 1.0, "name": "action_session_start", "policy": None, "confidence": 1.0},
+        {"event": "session_started", "timestamp": 1.1},
+        {"event": "action", "timestamp": 1.2, "name": "action_listen", "policy": None, "confidence": None},
+    ]
+    t = 2.0
+    for said in earlier:
+        events.append(rasa_user_event(said, t))
+        events.append({"event": "bot", "timestamp": t + 0.5, "text": f"(reply to {said})", "data": {}, "metadata": {}})
+        events.append({"event": "action", "timestamp": t + 0.6, "name": "action_listen", "policy": None, "confidence": None})
+        t += 1
+    latest: dict = {"intent": {"name": "ask", "confidence": 0.9}, "entities": []}
+    if text is not None:
+        latest["text"] = text
+        events.append(rasa_user_event(text, t))
+    return {
+        "next_action": action,
+        "sender_id": sender,
+        "version": "3.10.0",
+        "tracker": {
+            "sender_id": sender,
+            "slots": {"kb_answer_found": None, "kb_confidence": None, "kb_source": None, "recommended_skus": None,
+                      "handoff_requested": None, "session_started_metadata": None},
+            "latest_message": latest,
+            "latest_event_time": t,
+            "followup_action": None,
+            "paused": False,
+            "events": events,
+            "latest_input_channel": "rest",
+            "latest_action_name": "action_listen",
+            "latest_action": {"action_name": "action_listen"},
+            "active_loop": {},
+        },
+        "domain": {
+            "version": "3.1",
+            "session_config": {"session_expiration_time": 60, "carry_over_slots_to_new_session": True},
+            "intents": ["ask", "recommend", "human"],
+            "entities": [],
+            "slots": {
+                "kb_answer_found": {"type": "bool", "influence_conversation": False, "mappings": [{"type": "custom"}]},
+                "kb_confidence": {"type": "float", "influence_conversation": False, "mappings": [{"type": "custom"}]},
+                "kb_source": {"type": "text", "influence_conversation": False, "mappings": [{"type": "custom"}]},
+                "recommended_skus": {"type": "list", "influence_conversation": False, "mappings": [{"type": "custom"}]},
+                "handoff_requested": {"type": "bool", "influence_conversation": False, "mappings": [{"type": "custom"}]},
+            },
+            "responses": {"utter_greet": [{"text": "Hi!"}]},
+            "actions": ["action_answer_from_knowledge_base", "action_recommend_products", "action_handoff_to_human"],
+            "forms": {},
+        },
     }
 
 

@@ -18,6 +18,7 @@ import pytest
 from bot.conversations import SQLiteConversationStore
 from bot.recommend import ProductRecommender
 from bot.settings import SAMPLE_STORE, Settings
+from platforms import rasa_action_call
 
 pytestmark = pytest.mark.integration
 
@@ -66,38 +67,6 @@ def http(method: str, url: str, body: dict | None = None) -> tuple[int, object]:
         return exc.code, json.loads(exc.read() or b"null")
 
 
-def action_call(action: str, text: str, sender: str) -> dict:
-    return {
-        "next_action": action,
-        "sender_id": sender,
-        "version": "3.10.0",
-        "tracker": {
-            "sender_id": sender,
-            "slots": {"kb_answer_found": None, "kb_confidence": None, "kb_source": None, "recommended_skus": None,
-                      "handoff_requested": None},
-            "latest_message": {"text": text, "intent": {"name": "ask_store_policy", "confidence": 0.97}, "entities": []},
-            "events": [
-                {"event": "action", "timestamp": 1.0, "name": "action_session_start"},
-                {"event": "session_started", "timestamp": 1.1},
-                {"event": "action", "timestamp": 1.2, "name": "action_listen"},
-                {"event": "user", "timestamp": 2.0, "text": text,
-                 "parse_data": {"intent": {"name": "ask_store_policy", "confidence": 0.97}, "entities": []}},
-            ],
-            "paused": False,
-            "latest_action_name": "action_listen",
-            "active_loop": {},
-            "followup_action": None,
-        },
-        "domain": {
-            "version": "3.1",
-            "slots": {name: {"type": "any", "influence_conversation": False, "mappings": [{"type": "custom"}]}
-                      for name in ("kb_answer_found", "kb_confidence", "kb_source", "recommended_skus", "handoff_requested")},
-            "responses": {},
-            "actions": ["action_answer_from_knowledge_base", "action_recommend_products", "action_handoff_to_human"],
-        },
-    }
-
-
 @pytest.fixture
 def action_server(data_dir, tmp_path):
     port = free_port()
@@ -141,7 +110,7 @@ async def test_action_server_answers_recommends_and_hands_off(action_server, dat
         "action_answer_from_knowledge_base", "action_recommend_products", "action_handoff_to_human",
     }
 
-    status, result = http("POST", base + "/webhook", action_call("action_answer_from_knowledge_base", RETURN_QUESTION, "it-1"))
+    status, result = http("POST", base + "/webhook", rasa_action_call("action_answer_from_knowledge_base", RETURN_QUESTION, sender="it-1"))
     assert status == 200, result
     [reply] = result["responses"]
     assert "30 days" in reply["text"]
@@ -155,7 +124,7 @@ async def test_action_server_answers_recommends_and_hands_off(action_server, dat
         {"event": "slot", "timestamp": None, "name": "kb_source", "value": source["document"]},
     ]
 
-    status, result = http("POST", base + "/webhook", action_call("action_recommend_products", LAPTOP_REQUEST, "it-2"))
+    status, result = http("POST", base + "/webhook", rasa_action_call("action_recommend_products", LAPTOP_REQUEST, sender="it-2"))
     assert status == 200, result
     [reply] = result["responses"]
     products = reply["custom"]["products"]
@@ -165,12 +134,12 @@ async def test_action_server_answers_recommends_and_hands_off(action_server, dat
         {"event": "slot", "timestamp": None, "name": "recommended_skus", "value": [p["sku"] for p in products]}
     ]
 
-    status, result = http("POST", base + "/webhook", action_call("action_handoff_to_human", "I want to talk to a person", "it-3"))
+    status, result = http("POST", base + "/webhook", rasa_action_call("action_handoff_to_human", "I want to talk to a person", sender="it-3"))
     assert status == 200, result
     assert Settings().support_hours in result["responses"][0]["text"]
     assert result["events"][-1] == {"event": "pause", "timestamp": None}
 
-    status, result = http("POST", base + "/webhook", action_call("action_nope", "hi", "it-4"))
+    status, result = http("POST", base + "/webhook", rasa_action_call("action_nope", "hi", sender="it-4"))
     assert status == 404 and result["action_name"] == "action_nope"
 
     process.terminate()

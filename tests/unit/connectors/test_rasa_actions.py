@@ -21,6 +21,7 @@ from connectors.rasa_actions import (
     build_action_executor,
     create_action_app,
 )
+from platforms import rasa_action_call
 
 RETURN_QUESTION = "How many days do I have to return an item?"
 RETURN_SOURCE = Source(
@@ -96,72 +97,6 @@ def executor(settings, answerer, recommender, store):
     resources.pool.shutdown()
 
 
-def user_event(text: str, timestamp: float) -> dict:
-    return {
-        "event": "user",
-        "timestamp": timestamp,
-        "text": text,
-        "parse_data": {"intent": {"name": "ask", "confidence": 0.9}, "entities": [], "text": text},
-        "input_channel": "rest",
-        "message_id": f"m{int(timestamp)}",
-        "metadata": {},
-    }
-
-
-def action_call(action: str, text: str | None, *, sender: str = "rasa-user-1", earlier: tuple[str, ...] = ()) -> dict:
-    """A request as Rasa 3.x posts it to the action endpoint."""
-    events: list[dict] = [
-        {"event": "action", "timestamp": 1.0, "name": "action_session_start", "policy": None, "confidence": 1.0},
-        {"event": "session_started", "timestamp": 1.1},
-        {"event": "action", "timestamp": 1.2, "name": "action_listen", "policy": None, "confidence": None},
-    ]
-    t = 2.0
-    for said in earlier:
-        events.append(user_event(said, t))
-        events.append({"event": "bot", "timestamp": t + 0.5, "text": f"(reply to {said})", "data": {}, "metadata": {}})
-        events.append({"event": "action", "timestamp": t + 0.6, "name": "action_listen", "policy": None, "confidence": None})
-        t += 1
-    latest: dict = {"intent": {"name": "ask", "confidence": 0.9}, "entities": []}
-    if text is not None:
-        latest["text"] = text
-        events.append(user_event(text, t))
-    return {
-        "next_action": action,
-        "sender_id": sender,
-        "version": "3.10.0",
-        "tracker": {
-            "sender_id": sender,
-            "slots": {"kb_answer_found": None, "kb_confidence": None, "kb_source": None, "recommended_skus": None,
-                      "handoff_requested": None, "session_started_metadata": None},
-            "latest_message": latest,
-            "latest_event_time": t,
-            "followup_action": None,
-            "paused": False,
-            "events": events,
-            "latest_input_channel": "rest",
-            "latest_action_name": "action_listen",
-            "latest_action": {"action_name": "action_listen"},
-            "active_loop": {},
-        },
-        "domain": {
-            "version": "3.1",
-            "session_config": {"session_expiration_time": 60, "carry_over_slots_to_new_session": True},
-            "intents": ["ask", "recommend", "human"],
-            "entities": [],
-            "slots": {
-                "kb_answer_found": {"type": "bool", "influence_conversation": False, "mappings": [{"type": "custom"}]},
-                "kb_confidence": {"type": "float", "influence_conversation": False, "mappings": [{"type": "custom"}]},
-                "kb_source": {"type": "text", "influence_conversation": False, "mappings": [{"type": "custom"}]},
-                "recommended_skus": {"type": "list", "influence_conversation": False, "mappings": [{"type": "custom"}]},
-                "handoff_requested": {"type": "bool", "influence_conversation": False, "mappings": [{"type": "custom"}]},
-            },
-            "responses": {"utter_greet": [{"text": "Hi!"}]},
-            "actions": list(ACTION_NAMES),
-            "forms": {},
-        },
-    }
-
-
 def message(text: str, custom: dict | None = None) -> dict:
     """One entry of the response's "responses", as CollectingDispatcher.utter_message builds it."""
     return {"text": text, "buttons": [], "elements": [], "custom": custom or {}, "template": None, "response": None,
@@ -185,7 +120,7 @@ def test_the_three_actions_are_registered(executor):
 
 async def test_unknown_action_is_rasa_sdks_not_found(executor):
     with pytest.raises(ActionNotFoundException) as caught:
-        await executor.run(action_call("action_does_not_exist", "hi"))
+        await executor.run(rasa_action_call("action_does_not_exist", "hi"))
     assert caught.value.action_name == "action_does_not_exist"
 
 
@@ -193,7 +128,7 @@ async def test_unknown_action_is_rasa_sdks_not_found(executor):
 
 
 async def test_answer_with_sources_and_slots(executor, answerer):
-    result = await run(executor, action_call("action_answer_from_knowledge_base", RETURN_QUESTION))
+    result = await run(executor, rasa_action_call("action_answer_from_knowledge_base", RETURN_QUESTION))
     assert result == {
         "responses": [
             message(
@@ -219,7 +154,7 @@ async def test_answer_with_sources_and_slots(executor, answerer):
 
 
 async def test_not_sure_answer_is_passed_on_and_flagged(executor):
-    result = await run(executor, action_call("action_answer_from_knowledge_base", "who won the game last night?"))
+    result = await run(executor, rasa_action_call("action_answer_from_knowledge_base", "who won the game last night?"))
     assert result == {
         "responses": [message("I'm not sure I found the right answer to that.", {"sources": [], "confidence": 0.21, "kind": "not_sure"})],
         "events": [slot("kb_answer_found", False), slot("kb_confidence", 0.21), slot("kb_source", None)],
@@ -228,7 +163,7 @@ async def test_not_sure_answer_is_passed_on_and_flagged(executor):
 
 @pytest.mark.parametrize("text", [None, "", "   \n ", "\x00"])
 async def test_no_question_gets_a_polite_reply(executor, answerer, text):
-    result = await run(executor, action_call("action_answer_from_knowledge_base", text))
+    result = await run(executor, rasa_action_call("action_answer_from_knowledge_base", text))
     assert result == {
         "responses": [message(NO_QUESTION)],
         "events": [slot("kb_answer_found", False), slot("kb_confidence", 0.0), slot("kb_source", None)],
@@ -237,7 +172,7 @@ async def test_no_question_gets_a_polite_reply(executor, answerer, text):
 
 
 async def test_missing_latest_message_does_not_crash(executor):
-    call = action_call("action_answer_from_knowledge_base", None)
+    call = rasa_action_call("action_answer_from_knowledge_base", None)
     call["tracker"]["latest_message"] = None
     result = await run(executor, call)
     assert result["responses"] == [message(NO_QUESTION)]
@@ -245,7 +180,7 @@ async def test_missing_latest_message_does_not_crash(executor):
 
 async def test_too_long_question_says_so(executor, answerer, settings):
     text = "why " * 600
-    result = await run(executor, action_call("action_answer_from_knowledge_base", text))
+    result = await run(executor, rasa_action_call("action_answer_from_knowledge_base", text))
     length = len(text.strip())
     assert result["responses"] == [
         message(f"That message is too long for me ({length} characters; the limit is {settings.max_message_chars}). Could you say it in fewer words?")
@@ -256,7 +191,7 @@ async def test_too_long_question_says_so(executor, answerer, settings):
 
 async def test_failing_model_apologises_instead_of_500(executor, answerer):
     answerer.fail = True
-    result = await run(executor, action_call("action_answer_from_knowledge_base", RETURN_QUESTION))
+    result = await run(executor, rasa_action_call("action_answer_from_knowledge_base", RETURN_QUESTION))
     assert result == {
         "responses": [message(SORRY)],
         "events": [slot("kb_answer_found", False), slot("kb_confidence", 0.0), slot("kb_source", None)],
@@ -267,7 +202,7 @@ async def test_failing_model_apologises_instead_of_500(executor, answerer):
 
 
 async def test_recommendations_list_products_with_payload_and_slot(executor, recommender):
-    call = action_call("action_recommend_products", "I need a laptop for school under $800",
+    call = rasa_action_call("action_recommend_products", "I need a laptop for school under $800",
                        earlier=("hi", "do you sell laptops?", "what's your return policy?", "and warranty?"))
     result = await run(executor, call)
     assert result == {
@@ -296,7 +231,7 @@ async def test_recommendations_list_products_with_payload_and_slot(executor, rec
 
 
 async def test_no_fitting_product_says_which_constraint(executor):
-    result = await run(executor, action_call("action_recommend_products", "anything under $5"))
+    result = await run(executor, rasa_action_call("action_recommend_products", "anything under $5"))
     assert result == {
         "responses": [message("I couldn't find anything under $5: the lowest price in our catalog is $17.99.", {"products": []})],
         "events": [slot("recommended_skus", [])],
@@ -304,7 +239,7 @@ async def test_no_fitting_product_says_which_constraint(executor):
 
 
 async def test_empty_recommendation_request(executor, recommender):
-    result = await run(executor, action_call("action_recommend_products", " "))
+    result = await run(executor, rasa_action_call("action_recommend_products", " "))
     assert result == {"responses": [message(NO_REQUEST)], "events": [slot("recommended_skus", [])]}
     assert recommender.calls == []
 
@@ -313,7 +248,7 @@ async def test_empty_recommendation_request(executor, recommender):
 
 
 async def test_handoff_pauses_rasa_and_reaches_the_agent_console(executor, store):
-    call = action_call("action_handoff_to_human", "I want to talk to a person", sender="rasa-user-7",
+    call = rasa_action_call("action_handoff_to_human", "I want to talk to a person", sender="rasa-user-7",
                        earlier=("where is my refund?",))
     result = await run(executor, call)
     assert result == {
@@ -344,8 +279,8 @@ async def test_handoff_pauses_rasa_and_reaches_the_agent_console(executor, store
 
 
 async def test_second_handoff_reuses_the_conversation(executor, store):
-    await run(executor, action_call("action_handoff_to_human", "human please", sender="s"))
-    await run(executor, action_call("action_handoff_to_human", "hello??", sender="s"))
+    await run(executor, rasa_action_call("action_handoff_to_human", "human please", sender="s"))
+    await run(executor, rasa_action_call("action_handoff_to_human", "hello??", sender="s"))
     [waiting] = await store.handoffs()
     assert [t.text for t in await store.history(waiting.conversation_id) if t.role == "customer"] == ["human please", "hello??"]
 
@@ -354,7 +289,7 @@ async def test_handoff_without_support_hours(tmp_path, store):
     executor, resources = build_action_executor(
         Settings(data_dir=tmp_path, support_hours=""), answerer=FakeAnswerer(), recommender=FakeRecommender(), store=store
     )
-    result = await run(executor, action_call("action_handoff_to_human", None))
+    result = await run(executor, rasa_action_call("action_handoff_to_human", None))
     assert result["responses"][0]["text"] == HANDOFF_TEXT["contact_human_agent"]
     [waiting] = await store.handoffs()
     assert [t.role for t in await store.history(waiting.conversation_id)] == ["system"]  # no empty customer turn
@@ -364,7 +299,7 @@ async def test_handoff_without_support_hours(tmp_path, store):
 async def test_unrecorded_handoff_does_not_pause(settings):
     closed = SQLiteConversationStore(settings.database_path)  # never opened: every call fails
     executor, resources = build_action_executor(settings, answerer=FakeAnswerer(), recommender=FakeRecommender(), store=closed)
-    result = await run(executor, action_call("action_handoff_to_human", "a person please"))
+    result = await run(executor, rasa_action_call("action_handoff_to_human", "a person please"))
     assert result == {"responses": [message(HANDOFF_FAILED)], "events": [slot("handoff_requested", False)]}
     resources.pool.shutdown()
 
@@ -376,7 +311,7 @@ async def test_resources_open_and_close_once(settings):
     store = SQLiteConversationStore(settings.database_path)
     executor, resources = build_action_executor(settings, answerer=FakeAnswerer(), recommender=FakeRecommender(), store=store)
     await resources.open()
-    result = await run(executor, action_call("action_handoff_to_human", "help"))
+    result = await run(executor, rasa_action_call("action_handoff_to_human", "help"))
     assert result["events"][0] == slot("handoff_requested", True)
     # Sanic may run after_server_stop listeners twice on shutdown; closing must survive that.
     await resources.close()
