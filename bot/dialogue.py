@@ -108,6 +108,11 @@ class Understanding:
     entities: Entities = field(default_factory=Entities)
 
 
+def handoff_text(reason: str, support_hours: str) -> str:
+    """What the customer is told when a person takes over, on every channel and the Rasa action server."""
+    return HANDOFF_TEXT[reason] + (f" {support_hours}" if support_hours else "")
+
+
 def is_angry(text: str) -> bool:
     return bool(_ANGER.search(text)) or len(_SHOUTED_WORD.findall(text)) >= 2
 
@@ -390,6 +395,5 @@ class DialogueService:
     def _handoff(self, reason: str, slots: dict[str, Any], extra: dict[str, Any]) -> Reply:
         slots.pop("pending", None)
         slots.pop("failures", None)
-        hours = f" {self.policy.support_hours}" if self.policy.support_hours else ""
-        return Reply(HANDOFF_TEXT[reason] + hours, confidence=1.0, kind="handoff",
+        return Reply(handoff_text(reason, self.policy.support_hours), confidence=1.0, kind="handoff",
                      metadata={**extra, "route": "handoff", "handoff": {"reason": reason, "owner": "human"}})

@@ -20,7 +20,7 @@ from bot.backend import SQLiteStoreBackend, StoreBackend
 from bot.batching import MicroBatcher
 from bot.conversations import ConversationStore, SQLiteConversationStore
 from bot.dialogue import DialoguePolicy, DialogueService, Understanding
-from bot.errors import BadRequest, BotError, TooManyRequests, Unauthorized, UnsupportedMediaType
+from bot.errors import BadRequest, BotError, TooManyRequests, Unauthorized
 from bot.ratelimit import RateLimiter
 from bot.settings import Settings
 from bot.types import Message, Reply
@@ -382,6 +382,7 @@ async def agent_message(request: web.Request) -> web.Response:
     text, agent = body.get("text"), body.get("agent", "agent")
     if not isinstance(text, str) or not text.strip():
         raise BadRequest('"text" must be a non-empty string')
+    text = text.strip()
     if not isinstance(agent, str) or len(agent) > 128:
         raise BadRequest('"agent" must be a string of at most 128 characters')
     store = request.app[STORE]
@@ -391,8 +392,8 @@ async def agent_message(request: web.Request) -> web.Response:
         # The REST and widget channels have no way to push a message to the customer yet.
         raise BadRequest(f"agent messages cannot be delivered on the {conversation.channel} channel",
                          channel=conversation.channel)
-    turn = await store.append(conversation_id, "agent", text.strip(), {"agent": agent})
-    delivery_id = await dispatcher.send_from_agent(conversation.channel, conversation.sender, text.strip())
+    turn = await store.append(conversation_id, "agent", text, {"agent": agent})
+    delivery_id = await dispatcher.send_from_agent(conversation.channel, conversation.sender, text)
     return web.json_response({"turn": turn.to_wire(), "delivery_id": delivery_id}, status=202)
 
 

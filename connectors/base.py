@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol
+from typing import Any, Mapping, Protocol, runtime_checkable
 
 from bot.errors import BadRequest
 from bot.types import Reply
@@ -52,6 +52,7 @@ class Connector(Protocol):
         """One platform API call; raises connectors.outbound.DeliveryFailed."""
 
 
+@runtime_checkable
 class SubscriptionHandshake(Protocol):
     def verify_subscription(self, query: Mapping[str, str]) -> str:
         """A GET the platform sends when the webhook is set up; returns the text to echo."""
@@ -72,7 +73,7 @@ def split_text(text: str, limit: int) -> list[str]:
     rest = text.strip()
     while len(rest) > limit:
         window = rest[:limit]
-        cut = max(window.rfind("\n\n"), -1)
+        cut = window.rfind("\n\n")
         if cut < limit // 2:
             cut = max((m.end() for m in re.finditer(r"[.!?。！？]\s", window)), default=-1)
         if cut < limit // 2:

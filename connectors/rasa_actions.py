@@ -22,7 +22,7 @@ from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
 
 from bot.conversations import ConversationStore, SQLiteConversationStore
-from bot.dialogue import HANDOFF_TEXT, SORRY, clean_text
+from bot.dialogue import SORRY, clean_text, handoff_text
 from bot.errors import BotError, ConfigurationError, MessageTooLarge
 from bot.recommend import ProductRecommender, Recommendations, describe
 from bot.settings import Settings
@@ -177,9 +177,7 @@ class HandoffToHuman(Action):
         return ACTION_HANDOFF
 
     def message(self) -> str:
-        # The dialogue's own wording and support hours (bot.dialogue.DialogueService._handoff).
-        hours = f" {self.settings.support_hours}" if self.settings.support_hours else ""
-        return HANDOFF_TEXT[HANDOFF_REASON] + hours
+        return handoff_text(HANDOFF_REASON, self.settings.support_hours)
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = _storable(latest_text(tracker), self.settings.max_message_chars)

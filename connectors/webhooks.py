@@ -8,7 +8,7 @@ import logging
 from aiohttp import web
 
 from bot.wire import decode_json_object
-from connectors.base import Connector
+from connectors.base import Connector, SubscriptionHandshake
 from connectors.dispatch import ChannelDispatcher
 
 log = logging.getLogger(__name__)
@@ -33,11 +33,10 @@ def webhook_routes(connector: Connector) -> list[web.RouteDef]:
         )
 
     routes = [web.post(connector.path, receive)]
-    handshake = getattr(connector, "verify_subscription", None)
-    if handshake is not None:
+    if isinstance(connector, SubscriptionHandshake):
 
         async def subscribe(request: web.Request) -> web.Response:
-            return web.Response(text=handshake(request.query), content_type="text/plain")
+            return web.Response(text=connector.verify_subscription(request.query), content_type="text/plain")
 
         routes.append(web.get(connector.path, subscribe))
     return routes
