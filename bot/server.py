@@ -201,12 +201,28 @@ def build_answerer(settings: Settings):
     answerer = ExtractiveAnswerer(
         retriever, embedder, min_confidence=settings.min_confidence, max_sentences=settings.max_answer_sentences, top_k=settings.retrieval_top_k
     )
+    reader_info: dict = {"enabled": False}
+    if settings.reader_enabled:
+        from bot.reading import LadderThresholds, ReadingAnswerer
+        from models.reader import reader_from_settings
+
+        reader = reader_from_settings(settings)
+        reader.warm_up()  # a missing or corrupt checkpoint fails start-up here, naming its path
+        answerer = ReadingAnswerer(
+            retriever, reader, answerer,
+            thresholds=LadderThresholds(settings.reader_answer_threshold, settings.reader_clarify_threshold),
+            passages=settings.reader_passages,
+            languages=tuple(x.strip() for x in settings.reader_languages.split(",") if x.strip()),
+        )
+        reader_info = {"enabled": True, "model": str(reader.model_dir), "int8": reader.quantize and reader.device == "cpu",
+                       "languages": list(answerer.languages)}
     answerer.answer("warm-up question")  # first inference allocates; pay it before the first customer
     info = {
         "passages": len(kb),
         "index_generation": kb.generation,
         "embedder": embedder.model_name,
         "faiss_gpu": kb.dense.on_gpu,
+        "reader": reader_info,
     }
     log.info("knowledge base ready: %s", info)
     return answerer, info

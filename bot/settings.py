@@ -37,6 +37,31 @@ class Settings:
     # Below this confidence the bot asks the customer to rephrase instead of guessing.
     min_confidence: float = 0.45
     max_answer_sentences: int = 2
+    # ---- the extractive reader (retriever -> reader). Off by default until it measures better than
+    # quoting sentences (README, "Training and measuring the reader"): BOT_READER_ENABLED=1 turns it on.
+    reader_enabled: bool = False
+    # A checkpoint directory; empty means the one trained here and shipped in models/checkpoints/reader.
+    reader_model: str = ""
+    # Passages read per question, in one batch.
+    reader_passages: int = 3
+    # Window length and overlap in tokens: longer passages are read in overlapping windows.
+    reader_max_seq_length: int = 384
+    reader_stride: int = 128
+    reader_batch_size: int = 32
+    # int8 dynamic quantisation of the reader on CPU: about twice as fast, but it cost 4.5 F1 on held-out
+    # SQuAD (README), more than the 1 point we accept, so it is off by default.
+    reader_quantize: bool = False
+    # The answer ladder, on the answer's confidence (calibrated on held-out SQuAD, see README):
+    # at or above reader_answer_threshold the bot answers; from reader_clarify_threshold it offers the
+    # two best candidates as a question; below, it says it has no answer and offers a person.
+    reader_answer_threshold: float = 0.5
+    reader_clarify_threshold: float = 0.25
+    # Abstain when the no-answer score beats the best span by more than this (negative: abstain even
+    # when the span scores a little higher). Calibrated on held-out SQuAD 2.0 (README); it also
+    # shifts the no-answer score in the reader's probabilities, so the ladder's confidences use it.
+    reader_no_answer_margin: float = -4.0
+    # Languages the reader was trained on; others are answered with quoted sentences.
+    reader_languages: str = "en"
     # Longest customer message accepted, in characters; longer ones get a 413 / polite error.
     max_message_chars: int = 2000
     # Largest request body accepted by the HTTP server, in bytes.

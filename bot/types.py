@@ -119,7 +119,7 @@ class Reply:
     # answer / not_sure: from the knowledge base; order: a back-end action or status; ask: the bot needs a
     # detail (an order number, an e-mail); handoff: a person takes over; silent: a person owns the
     # conversation, so the bot says nothing.
-    kind: Literal["answer", "not_sure", "error", "greeting", "order", "ask", "handoff", "silent"] = "answer"
+    kind: Literal["answer", "clarify", "not_sure", "error", "greeting", "order", "ask", "handoff", "silent"] = "answer"
     metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def custom(self) -> dict[str, Any]:

@@ -60,8 +60,8 @@ class SubscriptionHandshake(Protocol):
 
 def reply_text(reply: Reply) -> str:
     """A reply as one chat message: the answer, then where it came from (chat apps have no side panel)."""
-    if not reply.sources:
-        return reply.text
+    if not reply.sources or reply.kind == "clarify":
+        return reply.text  # a clarifying question names each candidate's section in its own line
     source = reply.sources[0]
     where = " › ".join(part for part in (source.title, *source.title_path[1:]) if part)
     return f"{reply.text}\n\nSource: {where}"

@@ -35,6 +35,9 @@ class ExtractedAnswer:
     passage_index: int  # which of the passages given to `run`
     start: int  # character offsets into that passage
     end: int
+    # Probability mass of every candidate span overlapping this one (same passage): "the answer is
+    # here", however the span's edges are drawn. The bot's thresholds are calibrated on this.
+    confidence: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,8 @@ class ExtractiveReader:
         candidates_per_window: int = 20,
         batch_size: int = 32,
         device: str | None = None,
+        quantize: bool = False,
+        no_answer_bias: float = 0.0,
     ) -> None:
         if max_seq_length < max_question_tokens + 16:
             raise ValueError(f"max_seq_length {max_seq_length} leaves no room for a passage after {max_question_tokens} question tokens")
@@ -73,6 +78,12 @@ class ExtractiveReader:
         self.candidates_per_window = candidates_per_window
         self.batch_size = batch_size
         self.device = device
+        # Dynamic int8 quantisation of the linear layers on CPU: ~2x faster, F1 within a point (README).
+        self.quantize = quantize
+        # Added to the no-answer score before the softmax that gives probabilities and confidences:
+        # a reader trained on few unanswerable questions scores [CLS] too low, and this is the
+        # calibrated correction (minus the SQuAD 2.0 best no-answer margin, see README).
+        self.no_answer_bias = no_answer_bias
         self.model = None
         self.tokenizer = None
         self._lock = threading.Lock()
@@ -96,7 +107,11 @@ class ExtractiveReader:
                 raise ModelLoadError(f"reader at {self.model_dir} needs a fast tokenizer (tokenizer.json) for character offsets",
                                      path=str(self.model_dir))
             self.device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+            # Shipped weights are fp16 to halve their size; CPUs compute fp32 faster than fp16.
+            model = model.float() if self.device == "cpu" else model
             model.to(self.device).eval()
+            if self.quantize and self.device == "cpu":
+                model = _quantize_dynamic_int8(model)
             self.tokenizer, self.model = tokenizer, model
 
     # ------------------------------------------------------------------ reading
@@ -204,11 +219,14 @@ class ExtractiveReader:
             key = (passage_index, start, end)
             if score > best.get(key, -np.inf):  # overlapping windows see the same span twice
                 best[key] = score
-        scores = np.array([null, *best.values()], dtype=np.float64)
+        scores = np.array([null + self.no_answer_bias, *best.values()], dtype=np.float64)
         probabilities = np.exp(scores - scores.max())
         probabilities /= probabilities.sum()
-        ranked = sorted(zip(best.items(), probabilities[1:]), key=lambda kv: -kv[0][1])
+        spans = list(best)
+        span_probability = probabilities[1:]
+        ranked = sorted(zip(best.items(), span_probability), key=lambda kv: -kv[0][1])
         answers: list[ExtractedAnswer] = []
+        normalized: dict[tuple[int, int, int], str] = {}
         seen_text: set[tuple[int, str]] = set()
         for ((passage_index, start, end), score), probability in ranked:
             raw = passages[passage_index][start:end]
@@ -218,7 +236,47 @@ class ExtractiveReader:
             if not text or (passage_index, text.lower()) in seen_text:
                 continue
             seen_text.add((passage_index, text.lower()))
-            answers.append(ExtractedAnswer(text, float(probability), float(score), passage_index, start, end))
+            overlapping = sum(
+                float(p)
+                for (other, s, e), p in zip(spans, span_probability)
+                # The same span however its edges are drawn, and the same answer found in another
+                # passage: agreement between passages is not ambiguity.
+                if (other == passage_index and s < end and e > start)
+                or (other != passage_index and normalized.setdefault((other, s, e), _normal(passages[other][s:e])) == _normal(text))
+            )
+            answers.append(ExtractedAnswer(text, float(probability), float(score), passage_index, start, end, min(1.0, overlapping)))
             if len(answers) == top_k:
                 break
         return ReaderResult(tuple(answers), float(probabilities[0]), null)
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.lower().split()).strip(" .,;:!?\"'")
+
+
+def _quantize_dynamic_int8(model):
+    import warnings
+
+    import torch
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():
+        # torch marks its quantised tensor types deprecated in favour of torchao; they still work,
+        # and a warning per start-up would only alarm operators.
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+DEFAULT_READER = Path(__file__).resolve().parent / "checkpoints" / "reader"
+
+
+def reader_from_settings(settings, model_dir: str | Path | None = None) -> ExtractiveReader:
+    """The configured reader (default: the one trained here and shipped in models/checkpoints/reader)."""
+    return ExtractiveReader(
+        model_dir or settings.reader_model or DEFAULT_READER,
+        max_seq_length=settings.reader_max_seq_length,
+        stride=settings.reader_stride,
+        batch_size=settings.reader_batch_size,
+        quantize=settings.reader_quantize,
+        no_answer_bias=-settings.reader_no_answer_margin,
+    )

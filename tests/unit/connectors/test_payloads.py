@@ -104,6 +104,9 @@ def test_reply_text_names_its_source():
     source = Source("policies/returns.md", "Returns policy", "You have 30 days...", 1.0, ("Returns policy", "Return window"))
     assert reply_text(Reply("You have 30 days.", sources=(source,))) == "You have 30 days.\n\nSource: Returns policy › Return window"
     assert reply_text(Reply("Hi!")) == "Hi!"
+    # A clarifying question already names each candidate's section on its own line.
+    question = "I'm not sure which of these you mean:\n• You have 30 days. (Returns policy › Return window)\nWhich one is it?"
+    assert reply_text(Reply(question, sources=(source, source), kind="clarify")) == question
 
 
 def test_split_text_keeps_every_word_within_the_limit():

@@ -11,25 +11,6 @@ import torch
 from bot.errors import ModelLoadError
 from models.reader import ExtractiveReader
 
-WORDS = ("you have thirty days from delivery to return an item refunds take five business days the "
-         "warranty covers two years of defects how many do i what is long can we ship canada europe").split()
-
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory):
-    from transformers import BertConfig, BertForQuestionAnswering, BertTokenizerFast
-
-    directory = tmp_path_factory.mktemp("tiny-reader")
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(set(WORDS)), "?", ".", ","]
-    tokenizer = BertTokenizerFast(vocab={token: i for i, token in enumerate(vocab)})
-    tokenizer.save_pretrained(directory)
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=512)
-    BertForQuestionAnswering(config).save_pretrained(directory)
-    return directory
-
-
 class ChosenLogits(torch.nn.Module):
     """Stands in for the network: start logit high on `start_word`, end logit high on `end_word`,
     wherever they occur (question tokens included, to prove the mask)."""
