@@ -26,17 +26,25 @@ def paragraph_doc_id(context: str) -> str:
     return "squad/" + hashlib.sha1(context.encode("utf-8")).hexdigest()[:16]
 
 
-def load_squad(path: Path) -> tuple[list[Document], list[SquadQuestion]]:
+def read_squad_articles(path: Path) -> list[dict]:
+    """The "data" list of a SQuAD-format file, or a DocumentError that says what is wrong with it."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        articles = data["data"]
+        articles = json.loads(path.read_text(encoding="utf-8"))["data"]
     except FileNotFoundError:
         raise DocumentError(str(path), "file not found") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DocumentError(str(path), f"not a JSON file: {exc}") from None
     except (KeyError, TypeError):
         raise DocumentError(str(path), 'not in SQuAD format (no top-level "data" list)') from None
+    if not isinstance(articles, list):
+        raise DocumentError(str(path), 'not in SQuAD format (no top-level "data" list)')
+    return articles
+
+
+def load_squad(path: Path) -> tuple[list[Document], list[SquadQuestion]]:
+    path = Path(path)
+    articles = read_squad_articles(path)
     documents: dict[str, Document] = {}
     questions: list[SquadQuestion] = []
     for article in articles:

@@ -42,15 +42,10 @@ class QAExample:
 
 def load_qa_examples(path: Path) -> list[QAExample]:
     """Every question of a SQuAD-format file (v1.1 or v2.0), with its paragraph and its answer spans."""
+    from knowledge_base.squad import read_squad_articles
+
     path = Path(path)
-    try:
-        articles = json.loads(path.read_text(encoding="utf-8"))["data"]
-    except FileNotFoundError:
-        raise DocumentError(str(path), "file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DocumentError(str(path), f"not a JSON file: {exc}") from None
-    except (KeyError, TypeError):
-        raise DocumentError(str(path), 'not in SQuAD format (no top-level "data" list)') from None
+    articles = read_squad_articles(path)
     examples: list[QAExample] = []
     for article in articles:
         title = str(article.get("title", "")).strip() or path.stem
