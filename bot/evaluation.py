@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Sequence
 
@@ -20,6 +21,22 @@ from models.embedder import embedder_from_settings
 RECALL_AT = (1, 3, 5, 10)
 
 
+@contextmanager
+def squad_open_index(settings: Settings, squad_file: Path, corpus_files: Sequence[Path], index_dir: Path | None, progress: bool):
+    """Every paragraph of `squad_file` and `corpus_files` indexed through the ingestion path (in a
+    temporary folder unless `index_dir` is given): yields (retriever, ingest report, paragraph count)."""
+    documents, _ = load_squad(squad_file)
+    for extra in corpus_files:
+        more, _ = load_squad(extra)
+        documents += more
+    embedder = embedder_from_settings(settings)
+    with tempfile.TemporaryDirectory(prefix="squad-open-") as tmp:
+        target = Path(index_dir) if index_dir else Path(tmp)
+        report = Ingestor(target, embedder, progress=progress).ingest_documents(documents)
+        kb = KnowledgeBase.load(target)
+        yield HybridRetriever(kb, embedder, dense_weight=settings.dense_weight, candidates=settings.retrieval_candidates), report, len(documents)
+
+
 def evaluate_retrieval(
     settings: Settings,
     squad_file: Path,
@@ -32,17 +49,9 @@ def evaluate_retrieval(
     A question counts as found at k when a passage of its own paragraph is among the top k passages.
     Unanswerable SQuAD 2.0 questions are skipped: they have no gold paragraph to find.
     """
-    documents, questions = load_squad(squad_file)
-    for extra in corpus_files:
-        more, _ = load_squad(extra)
-        documents += more
+    _, questions = load_squad(squad_file)
     questions = [q for q in questions if not q.is_impossible and q.question.strip()]
-    embedder = embedder_from_settings(settings)
-    with tempfile.TemporaryDirectory(prefix="squad-open-") as tmp:
-        target = Path(index_dir) if index_dir else Path(tmp)
-        report = Ingestor(target, embedder, progress=progress).ingest_documents(documents)
-        kb = KnowledgeBase.load(target)
-        retriever = HybridRetriever(kb, embedder, dense_weight=settings.dense_weight, candidates=settings.retrieval_candidates)
+    with squad_open_index(settings, squad_file, corpus_files, index_dir, progress) as (retriever, report, paragraphs):
         hits = {k: 0 for k in RECALL_AT}
         started = time.perf_counter()
         batch = 256
@@ -58,9 +67,9 @@ def evaluate_retrieval(
     return {
         "n": n,
         **{f"recall@{k}": round(hits[k] / n, 4) if n else 0.0 for k in RECALL_AT},
-        "paragraphs": len(documents),
+        "paragraphs": paragraphs,
         "passages": report.passages_total,
-        "embedder": embedder.model_name,
+        "embedder": retriever.embedder.model_name,
         "dense_weight": settings.dense_weight,
         "ingest_passages_per_second": round(report.passages_per_second, 1),
         "queries_per_second": round(n / elapsed, 1) if elapsed else 0.0,
@@ -157,21 +166,12 @@ def evaluate_end_to_end(
     reader = reader_from_settings(settings, model_dir=model_dir)
     reader.warm_up()
     top_k = top_k or settings.reader_passages
-    documents, _ = load_squad(squad_file)
-    for extra in corpus_files:
-        more, _ = load_squad(extra)
-        documents += more
     examples = load_qa_examples(squad_file)
     if held_out:
         examples = held_out_examples(reader.model_dir, examples)
     with_no_answer = any(e.is_impossible for e in examples)
-    embedder = embedder_from_settings(settings)
     rows, confidences, found = [], [], 0
-    with tempfile.TemporaryDirectory(prefix="squad-e2e-") as tmp:
-        target = Path(index_dir) if index_dir else Path(tmp)
-        Ingestor(target, embedder, progress=progress).ingest_documents(documents)
-        kb = KnowledgeBase.load(target)
-        retriever = HybridRetriever(kb, embedder, dense_weight=settings.dense_weight, candidates=settings.retrieval_candidates)
+    with squad_open_index(settings, squad_file, corpus_files, index_dir, progress) as (retriever, _report, _paragraphs):
         started = time.perf_counter()
         batch = 16
         for first in tqdm(range(0, len(examples), batch), desc="retrieving and reading", unit="batch", disable=not progress):

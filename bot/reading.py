@@ -100,7 +100,7 @@ class ReadingAnswerer:
             return []
         languages = [detect_language(q) for q in questions]
         read = [i for i, language in enumerate(languages) if language in self.languages]
-        quoted = [i for i in range(len(questions)) if i not in set(read)]
+        quoted = [i for i, language in enumerate(languages) if language not in self.languages]
         replies: list[Reply | None] = [None] * len(questions)
         for i, reply in zip(quoted, self.quoting.answer_many([questions[i] for i in quoted])):
             replies[i] = reply
