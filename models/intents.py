@@ -49,29 +49,34 @@ class IntentPrediction:
     ranking: tuple[tuple[str, float], ...]
 
 
-def load_bitext(path: str | Path) -> list[BitextExample]:
-    """Rows of a Bitext customer-support CSV (instruction, intent, and optional entity columns)."""
+def read_bitext_rows(path: str | Path, required: Sequence[str]) -> list[dict[str, str]]:
+    """The rows of a Bitext-format CSV as dicts, or a BadRequest that says what is wrong with the file."""
     path = Path(path)
     try:
         with path.open(newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
-            missing = [c for c in BITEXT_COLUMNS if c not in (reader.fieldnames or [])]
+            missing = [c for c in required if c not in (reader.fieldnames or [])]
             if missing:
                 raise BadRequest(f"{path} is not a Bitext CSV: missing column(s) {', '.join(missing)}", path=str(path))
-            examples = []
-            for row in reader:
-                text, intent = (row.get("instruction") or "").strip(), (row.get("intent") or "").strip()
-                if not text or not intent:
-                    continue
-                start, end = _int_or_none(row.get("start_offset")), _int_or_none(row.get("end_offset"))
-                examples.append(
-                    BitextExample(text, intent, (row.get("category") or "").strip(), (row.get("entity_type") or "").strip(),
-                                  row.get("entity_value") or "", start, end)
-                )
+            return list(reader)
     except FileNotFoundError:
         raise BadRequest(f"Bitext file not found: {path}", path=str(path)) from None
     except UnicodeDecodeError:
         raise BadRequest(f"{path} is not UTF-8 text", path=str(path)) from None
+
+
+def load_bitext(path: str | Path) -> list[BitextExample]:
+    """Rows of a Bitext customer-support CSV (instruction, intent, and optional entity columns)."""
+    examples = []
+    for row in read_bitext_rows(path, BITEXT_COLUMNS):
+        text, intent = (row.get("instruction") or "").strip(), (row.get("intent") or "").strip()
+        if not text or not intent:
+            continue
+        start, end = _int_or_none(row.get("start_offset")), _int_or_none(row.get("end_offset"))
+        examples.append(
+            BitextExample(text, intent, (row.get("category") or "").strip(), (row.get("entity_type") or "").strip(),
+                          row.get("entity_value") or "", start, end)
+        )
     if not examples:
         raise BadRequest(f"{path} has no labelled rows", path=str(path))
     return examples

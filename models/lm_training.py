@@ -92,22 +92,13 @@ def _chat(kind: str, messages: list[dict[str, str]], response: str) -> ChatExamp
 
 def load_bitext_responses(path: str | Path) -> list[BitextRow]:
     """Rows of a Bitext customer-support CSV that have both a customer message and a response."""
-    path = Path(path)
-    try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            missing = [c for c in BITEXT_RESPONSE_COLUMNS if c not in (reader.fieldnames or [])]
-            if missing:
-                raise BadRequest(f"{path} is not a Bitext CSV: missing column(s) {', '.join(missing)}", path=str(path))
-            rows = [
-                BitextRow(r["instruction"].strip(), (r.get("intent") or "").strip(), (r.get("category") or "").strip(), r["response"].strip())
-                for r in reader
-                if (r.get("instruction") or "").strip() and (r.get("response") or "").strip()
-            ]
-    except FileNotFoundError:
-        raise BadRequest(f"Bitext file not found: {path}", path=str(path)) from None
-    except UnicodeDecodeError:
-        raise BadRequest(f"{path} is not UTF-8 text", path=str(path)) from None
+    from models.intents import read_bitext_rows
+
+    rows = [
+        BitextRow(r["instruction"].strip(), (r.get("intent") or "").strip(), (r.get("category") or "").strip(), r["response"].strip())
+        for r in read_bitext_rows(path, BITEXT_RESPONSE_COLUMNS)
+        if (r.get("instruction") or "").strip() and (r.get("response") or "").strip()
+    ]
     if not rows:
         raise BadRequest(f"{path} has no rows with a response", path=str(path))
     return rows
