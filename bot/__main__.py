@@ -117,6 +117,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     entities.add_argument("--bitext", type=Path, required=True, help="Bitext-format CSV with entity_type/entity_value columns")
 
+    lm = ev_sub.add_parser(
+        "lm",
+        help="perplexity of Bitext responses under the base generator and with the fine-tuned adapter",
+        description="Score the responses of --bitext (reply tokens only, given the customer's message) with the base "
+        "generator and with the LoRA adapter. The file the adapter trained on is scored on its held-out rows only. "
+        'Last line: JSON {"n", "perplexity_base", "perplexity_tuned", ...}.',
+    )
+    from models.lm_training import add_eval_arguments, add_train_arguments
+
+    add_eval_arguments(lm)
+
     train = sub.add_parser("train", help="train a model shipped with the bot")
     train_sub = train.add_subparsers(dest="target", required=True, metavar="TARGET")
     train_intents = train_sub.add_parser(
@@ -148,6 +159,15 @@ def build_parser() -> argparse.ArgumentParser:
     train_reader.add_argument("--holdout", type=float, default=0.2, help="fraction of article titles held out (default 0.2)")
     train_reader.add_argument("--eval-limit", type=int, help="held-out questions read after each epoch (default: all)")
     train_reader.add_argument("--quiet", action="store_true", help="no progress bars")
+    train_lm = train_sub.add_parser(
+        "lm",
+        help="LoRA-tune the generator on Bitext support replies, honest fallbacks and catalog recommendations",
+        description="Fine-tune the generator (SmolLM2-135M-Instruct by default) with LoRA on the Bitext responses outside a "
+        "held-out slice (split by response text), honest fallback replies and recommendation introductions built from "
+        "the catalog; report held-out perplexity before and after, and write the fp16 adapter and lm.json to --out. "
+        "Interrupted? Run the same command again: it resumes from --out/work.",
+    )
+    add_train_arguments(train_lm)
     return parser
 
 
@@ -197,6 +217,16 @@ def main(argv: list[str] | None = None) -> int:
 
             print(json.dumps(evaluate_end_to_end(settings, args.squad, args.corpus, model_dir=args.model, held_out=args.held_out,
                                                  top_k=args.top_k, index_dir=args.index_dir, progress=not args.quiet)))
+            return 0
+        if args.command == "train" and args.target == "lm":
+            from models.lm_training import run_train
+
+            print(json.dumps(run_train(args, "python -m bot " + " ".join(argv if argv is not None else sys.argv[1:]))))
+            return 0
+        if args.command == "eval" and args.target == "lm":
+            from models.lm_training import run_eval
+
+            print(json.dumps(run_eval(args, settings)))
             return 0
         if args.command == "train" and args.target == "reader":
             print(json.dumps(run_train_reader(args)))

@@ -1,8 +1,13 @@
 """One customer message in, one reply out: validate, store, understand, act, store.
 
 Routing, in order: a person owns the conversation (stay silent) → a question the bot asked is being
-answered (an order number, an e-mail, a yes/no) → small talk → a confident intent with its action
-(orders, refunds, a person) → the knowledge base, which also takes everything unsure.
+answered (an order number, an e-mail, a yes/no) → small talk → a prompt attack (refused politely) →
+a confident intent with its action (orders, refunds, a person) → a shopping request (product
+suggestions) → the knowledge base, which also takes everything unsure.
+
+With a writer (bot.writing.DialogueWriter), knowledge-base answers are phrased by the generator and
+"not found" replies are written by the fine-tuned LM, each checked before it is sent; `on_delta`
+receives the checked text as it is generated (the widget's WebSocket streams it).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from bot.errors import BadRequest, BotError, MessageTooLarge
 from bot.ratelimit import RateLimiter
 from bot.types import Conversation, Message, Reply, utcnow
 from knowledge_base.text import detect_language
+from models.grounding import REFUSALS, prompt_attack
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +197,8 @@ class DialogueService:
         limiter: RateLimiter | None = None,
         clock: Callable[[], datetime] = utcnow,
         max_message_chars: int = 2000,
+        writer: Any = None,  # bot.writing.DialogueWriter: phrased answers and written fallbacks
+        shopping: Any = None,  # bot.writing.Shopping: product suggestions
     ) -> None:
         self.store = store
         self.answer = answer
@@ -200,8 +208,12 @@ class DialogueService:
         self.limiter = limiter
         self.clock = clock
         self.max_message_chars = max_message_chars
+        self.writer = writer
+        self.shopping = shopping
 
-    async def handle(self, message: Message) -> Exchange:
+    async def handle(self, message: Message, on_delta: Callable[[str], Awaitable[None]] | None = None) -> Exchange:
+        """`on_delta`: called with each piece of a generated reply's text as it is written (checked so
+        far); the returned Reply's text is what to show in the end."""
         text = clean_text(message.text, self.max_message_chars)
         if self.limiter is not None:
             # Before anything is stored: the client is told to retry, so nothing is lost.
@@ -217,7 +229,7 @@ class DialogueService:
         if slots and self.clock() - idle_since > self.policy.session_idle:
             slots = {}
         try:
-            reply = await self._route(message, text, slots)
+            reply = await self._route(message, text, slots, on_delta)
         except BotError as exc:
             if exc.http_status >= 500 and exc.http_status != 503:
                 log.error("answering failed: %s", exc.message)
@@ -234,7 +246,7 @@ class DialogueService:
 
     # ------------------------------------------------------------------ routing
 
-    async def _route(self, message: Message, text: str, slots: dict[str, Any]) -> Reply:
+    async def _route(self, message: Message, text: str, slots: dict[str, Any], on_delta=None) -> Reply:
         understanding = await self._understand(text)
         entities = understanding.entities
         if entities.destinations:
@@ -249,6 +261,11 @@ class DialogueService:
         reply = small_talk(text)
         if reply is not None:
             return reply.with_text_metadata({"route": "small_talk"})
+        attack = prompt_attack(text)
+        if attack:
+            # Asked for the bot's instructions, other customers' data or an invented discount: no model
+            # sees it; the refusal is polite and says what the bot can do instead.
+            return Reply(REFUSALS[attack], confidence=1.0, kind="refusal", metadata={"route": "refusal", "attack": attack})
 
         intent = understanding.intent if understanding.confidence >= self.policy.intent_threshold else None
         tagged = {"intent": {"name": understanding.intent, "confidence": round(understanding.confidence, 4)}} if understanding.intent else {}
@@ -261,8 +278,11 @@ class DialogueService:
                 slots["order_number"] = entities.order_number
             reply = await self._order_action(message, intent, slots, entities)
             return reply.with_text_metadata({**tagged, "route": reply.metadata.get("route", "order_action")})
+        if self.shopping is not None and self.shopping.is_request(text):
+            reply = await self.shopping.suggest(text, slots, on_delta)
+            return reply.with_text_metadata({**tagged, "route": "recommendation"})
         # Policy intents (delivery_options, check_refund_policy, ...) and everything unsure.
-        reply = await self._knowledge(text, slots, entities)
+        reply = await self._knowledge(text, slots, entities, on_delta)
         return reply.with_text_metadata({**tagged, "route": reply.metadata.get("route", "knowledge_question")})
 
     async def _understand(self, text: str) -> Understanding:
@@ -374,9 +394,11 @@ class DialogueService:
             return True
         return False
 
-    async def _knowledge(self, text: str, slots: dict[str, Any], entities: Entities) -> Reply:
+    async def _knowledge(self, text: str, slots: dict[str, Any], entities: Entities, on_delta=None) -> Reply:
         question = resolve_follow_up(text, slots, entities)
         reply = await self.answer(question)
+        if reply.kind == "answer" and self.writer is not None:
+            reply = await self.writer.answer(question, reply, on_delta)
         slots["last_question"] = question
         if entities.destinations or slots.get("destination"):
             slots["last_destination"] = entities.destinations[0] if entities.destinations else slots.get("destination")
@@ -385,7 +407,9 @@ class DialogueService:
             slots["failures"] = failures
             if failures >= self.policy.handoff_after_failures:
                 return self._handoff("repeated_failure", slots, {})
-            reply = reply.with_text(reply.text + OFFER_PERSON.get(detect_language(text), OFFER_PERSON["en"]))
+            written = await self.writer.fallback(question, reply, on_delta) if self.writer is not None else None
+            # A written fallback has passed check_fallback: it says so honestly and offers a person itself.
+            reply = written or reply.with_text(reply.text + OFFER_PERSON.get(detect_language(text), OFFER_PERSON["en"]))
         elif reply.kind == "answer":
             slots.pop("failures", None)
         if question != text:

@@ -109,7 +109,8 @@ class Recommendations:
 # An amount of money: "$800", "800", "1,299.99", "1.5k", "50 dollars", "USD 60".
 _AMOUNT = r"(?:(?:us)?\$\s*|usd\s*)?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s*k\b)?(?:\s*(?:dollars?|bucks|usd)\b)?"
 _MAX_BEFORE = (
-    r"under|below|less than|cheaper than|lower than|no more than|not more than|at most|max(?:imum)?|up to|within|"
+    r"under|below|less than|cheaper than|lower than|no more than|not more than|nothing (?:over|above|more than|pricier than)|"
+    r"not (?:over|above)|no (?:higher|pricier) than|at most|max(?:imum)?|up to|within|"
     r"budget(?:\s+(?:of|is))?(?:\s+(?:around|about|roughly|approximately))?|spend(?:ing)?(?:\s+(?:up to|at most))?"
 )
 _MIN_BEFORE = r"over|above|more than|greater than|at least|min(?:imum)?|starting (?:at|from)|no less than|not less than"
@@ -255,6 +256,62 @@ def match_categories(request: str, categories: Iterable[str]) -> tuple[str, ...]
     return tuple(matched)
 
 
+# ---------------------------------------------------------------- is it a shopping request?
+
+# Words that ask for products ("recommend", "I need a", "do you sell") ...
+_SHOPPING = re.compile(
+    r"\b(?:recommend\w*|suggest\w*|looking for|look(?:ing)? at|shopping for|in the market for|gift ideas?|"
+    r"(?:i|we)(?:'m| am| are)? (?:need|want|would like|'d like|like|after)(?: to buy| to get)? (?:a|an|some|new|good|cheap|the)\b|"
+    r"do you (?:sell|have|carry|stock|got)|what \w+(?: \w+)? do you (?:sell|have|carry|stock)|show me|any good|"
+    r"(?:the )?best \w+(?: \w+)? for|options? for|buy(?:ing)? (?:a|an|some)|"
+    r"something (?:like|similar)|similar to|anything like|like the (?:last|one|other))\b",
+    re.I,
+)
+# ... and words that make it about the store's rules instead ("return a laptop", "laptop warranty").
+_POLICY_WORDS = re.compile(
+    r"\b(?:return\w*|refund\w*|exchang\w*|warrant\w*|ship\w*|deliver\w*|track\w*|cancel\w*|order(?:s|ed)? (?:number|status)|"
+    r"polic\w*|invoice|password|account|payment|pay with|gift cards?|phone number|e-?mail|address|contact|hours|opening|"
+    r"locations?|stores? (?:in|near))\b",
+    re.I,
+)
+_SIMILAR = re.compile(r"\b(?:something (?:like|similar)|similar to|anything like|like the (?:last|one|other)|more like)\b", re.I)
+
+
+# Title words that say nothing about what a product is.
+_TITLE_STOPWORDS = {
+    "and", "the", "for", "with", "without", "of", "in", "to", "by", "at", "on", "your", "own", "every", "any", "all",
+    "new", "pro", "max", "mini", "lite", "plus", "edition", "set", "pack", "pair", "piece", "pieces", "one", "two", "four",
+}
+
+
+def product_words(products: Iterable[Product]) -> frozenset[str]:
+    """The words (singular, lower case) that name products of the catalog: "tent", "blender", "shoe"."""
+    words = set()
+    for product in products:
+        for word in _WORD.findall(f"{product.title} {product.category}".lower()):
+            if len(word) > 2 and word.isalpha() and word not in _TITLE_STOPWORDS:
+                words.add(singular(word))
+    return frozenset(words)
+
+
+def is_product_request(text: str, categories: Iterable[str], words: Iterable[str] = ()) -> bool:
+    """Does the customer ask for product suggestions? A shopping phrase ("recommend", "I need a", "do you
+    sell") about a catalog category, a product word of the catalog (`words`, see product_words), a price,
+    or something seen before ("something like the last thing I looked at"); and not about a store rule
+    ("can I return a laptop?" is a policy question)."""
+    if not _SHOPPING.search(text) or _POLICY_WORDS.search(text):
+        return False
+    constraints = parse_constraints(text, categories)
+    if constraints.categories or constraints.max_price is not None or constraints.min_price is not None or _SIMILAR.search(text):
+        return True
+    known = frozenset(words)
+    return any(singular(w) in known for w in _WORD.findall(text.lower()))
+
+
+def asks_for_similar(text: str) -> bool:
+    return bool(_SIMILAR.search(text))
+
+
 # ---------------------------------------------------------------- the recommender
 
 
@@ -292,6 +349,7 @@ class ProductRecommender:
         self.max_results = max_results
         self.candidates = candidates
         self._catalog: dict[str, Product] | None = None
+        self._words: frozenset[str] | None = None
         self._lock = threading.Lock()
 
     def warm_up(self) -> None:
@@ -314,22 +372,36 @@ class ProductRecommender:
     def categories(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(p.category for p in self.catalog().values() if p.category))
 
+    @property
+    def product_words(self) -> frozenset[str]:
+        if self._words is None:
+            self._words = product_words(self.catalog().values())
+        return self._words
+
+    def is_request(self, text: str) -> bool:
+        """Is `text` a request for product suggestions (is_product_request over this catalog)?"""
+        return bool(self.catalog()) and is_product_request(text, self.categories, self.product_words)
+
     def run(self, request: str, *, max_results: int | None = None, history: Sequence[str] = ()) -> Recommendations:
         limit = self.max_results if max_results is None else max_results
         catalog = self.catalog()
         constraints = parse_constraints(request, self.categories)
+        retrieved: list[Product] = []
+        for scored in self.retriever.retrieve(_query(request, history), top_k=self.candidates, filters=PRODUCT_FILTER):
+            product = product_from_passage(scored.passage)
+            if product is not None and all(p.sku != product.sku for p in retrieved):
+                retrieved.append(catalog.get(product.sku, product))
+        if not constraints.categories:
+            # "a tent under $300" names no category, but the best match that is a tent does: the
+            # suggestions stay in it instead of filling up with whatever else costs under $300.
+            inferred = _named_category(request, history, retrieved, self.product_words)
+            if inferred:
+                constraints = Constraints(constraints.max_price, constraints.min_price, (inferred,))
         eligible = [p for p in catalog.values() if constraints.accepts(p)]
         if not eligible:
             return self._nothing(constraints, list(catalog.values()))
         eligible_skus = {p.sku for p in eligible}
-        chosen: list[Product] = []
-        for scored in self.retriever.retrieve(_query(request, history), top_k=self.candidates, filters=PRODUCT_FILTER):
-            product = product_from_passage(scored.passage)
-            if product is None or product.sku not in eligible_skus or any(p.sku == product.sku for p in chosen):
-                continue
-            chosen.append(catalog.get(product.sku, product))
-            if len(chosen) >= limit:
-                break
+        chosen = [p for p in retrieved if p.sku in eligible_skus][:limit]
         if len(chosen) < limit:
             # The retriever's pool may miss products that fit (a small category, a strict budget):
             # the rest of the fitting catalog follows, those sharing most words with the request first.
@@ -351,6 +423,19 @@ class ProductRecommender:
             prices = [p.price for p in in_category]
             return Recommendations((), constraints, "price", (min(prices), max(prices)), currency=currency)
         return Recommendations((), constraints, "stock", currency=currency)
+
+
+def _named_category(request: str, history: Sequence[str], retrieved: Sequence[Product], known: frozenset[str]) -> str | None:
+    """The category of the best-ranked product whose title has a product word of the request ("tent",
+    "blender"); failing that, of the conversation's last turns ("something like the last one")."""
+    for text in (request, " ".join(list(history)[-HISTORY_TURNS:])):
+        wanted = {singular(w) for w in _WORD.findall(text.lower())} & known
+        if not wanted:
+            continue
+        for product in retrieved:
+            if wanted & {singular(w) for w in _WORD.findall(product.title.lower())}:
+                return product.category or None
+    return None
 
 
 def _query(request: str, history: Sequence[str]) -> str:

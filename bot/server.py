@@ -25,6 +25,7 @@ from bot.ratelimit import RateLimiter
 from bot.settings import Settings
 from bot.types import Message, Reply
 from bot.wire import decode_json_object
+from bot.writing import DialogueWriter, Shopping
 from connectors.base import Connector
 from connectors.deliveries import DeliveryLog
 from connectors.dispatch import ChannelDispatcher
@@ -57,16 +58,20 @@ def create_app(
     answerer: BatchAnswerer | None = None,
     intents: BatchIntentClassifier | None = None,
     backend: StoreBackend | None = None,
+    writer=None,
+    recommender=None,
 ) -> web.Application:
     """Build the app. `store`, `answerer`, `intents` and `backend` replace the SQLite stores and the
     model pipeline built from settings (tests pass a fake, or one real pipeline shared by many apps).
-    With `answerer` given and `intents` not, the bot routes everything to the knowledge base."""
+    With `answerer` given, only what is also given is used: no `intents`, everything goes to the
+    knowledge base; no `writer` (a models.phrasing.ReplyWriter), replies stay extractive; no
+    `recommender` (a bot.recommend.ProductRecommender), no product suggestions."""
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware, agent_api_guard])
     app[SETTINGS] = settings
     app[HEALTH] = {"status": "starting"}
     app.cleanup_ctx.append(_conversation_store(store))
     app.cleanup_ctx.append(_store_backend(backend))
-    app.cleanup_ctx.append(_answer_pipeline(answerer, intents))
+    app.cleanup_ctx.append(_answer_pipeline(answerer, intents, writer, recommender))
     channels = enabled_connectors(settings)  # half-configured channels fail here, at start-up
     app[HEALTH]["channels"] = ["rest", "web", *(c.name for c in channels)]
     if channels:
@@ -106,15 +111,28 @@ def _store_backend(backend: StoreBackend | None):
     return ctx
 
 
-def _answer_pipeline(answerer: BatchAnswerer | None, intents: BatchIntentClassifier | None):
+def _answer_pipeline(answerer: BatchAnswerer | None, intents: BatchIntentClassifier | None, writer=None, recommender=None):
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
         executor = ThreadPoolExecutor(max_workers=settings.inference_workers, thread_name_prefix="inference")
-        pipeline, classifier = answerer, intents
+        # Generation holds a thread for seconds: its own single worker, so it queues behind other
+        # generations instead of blocking retrieval and intents.
+        generation = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generation")
+        pipeline, classifier, reply_writer, products = answerer, intents, writer, recommender
+        loop = asyncio.get_running_loop()
         if pipeline is None:
             # Loading models takes seconds: done off the loop, before the server accepts requests.
-            pipeline, classifier, info = await asyncio.get_running_loop().run_in_executor(executor, build_pipeline, settings)
+            pipeline, classifier, info = await loop.run_in_executor(executor, build_pipeline, settings)
             app[HEALTH].update(info)
+            products = await loop.run_in_executor(executor, build_recommender, settings, pipeline)
+            if settings.generator_enabled:
+                reply_writer = await loop.run_in_executor(generation, build_writer, settings, products)
+        elif reply_writer is not None:
+            await loop.run_in_executor(generation, reply_writer.warm_up)
+        app[HEALTH]["generator"] = generator_health(settings, reply_writer)
+        dialogue_writer = DialogueWriter(reply_writer, generation, languages=_languages(settings.generator_languages)) \
+            if reply_writer is not None else None
+        shopping = Shopping(products, executor, dialogue_writer) if products is not None else None
         batcher = MicroBatcher(pipeline.answer_many, executor, max_batch=16)
         await batcher.start()
         intent_batcher = None
@@ -141,6 +159,8 @@ def _answer_pipeline(answerer: BatchAnswerer | None, intents: BatchIntentClassif
             policy=policy,
             limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
             max_message_chars=settings.max_message_chars,
+            writer=dialogue_writer,
+            shopping=shopping,
         )
         app[HEALTH]["status"] = "ok"
         yield
@@ -148,6 +168,7 @@ def _answer_pipeline(answerer: BatchAnswerer | None, intents: BatchIntentClassif
         if intent_batcher is not None:
             await intent_batcher.stop()
         executor.shutdown(wait=False, cancel_futures=True)
+        generation.shutdown(wait=False, cancel_futures=True)
 
     return ctx
 
@@ -185,6 +206,62 @@ def build_pipeline(settings: Settings):
     return answerer, classifier, info
 
 
+def build_recommender(settings: Settings, answerer):
+    """Product suggestions over the catalog passages of the answerer's index (None without any)."""
+    from bot.recommend import ProductRecommender
+
+    retriever = getattr(answerer, "retriever", None)
+    if retriever is None:
+        return None
+    recommender = ProductRecommender(retriever)
+    recommender.warm_up()
+    if not recommender.catalog():
+        log.info("no catalog in the index: product suggestions are off")
+        return None
+    return recommender
+
+
+def build_writer(settings: Settings, recommender=None):
+    """The generator and its checked writer. A generator that fails to load leaves the writer on
+    templates (extractive replies); /health says why."""
+    from models.phrasing import reply_writer_from_settings
+
+    catalog = tuple(recommender.catalog().values()) if recommender is not None else ()
+    try:
+        writer = reply_writer_from_settings(settings, catalog)
+    except BotError as exc:
+        log.warning("generator unavailable, replies stay extractive: %s", exc.message)
+        from models.phrasing import ReplyWriter
+
+        writer = ReplyWriter(None, catalog=catalog)
+        writer.unavailable = exc.message
+        return writer
+    writer.warm_up()
+    if not writer.unavailable:
+        writer.phrase_answer("How long is delivery?", "3-5 business days", "Delivery takes 3-5 business days.",
+                             max_new_tokens=4)  # first generation allocates: pay it before the first customer
+    return writer
+
+
+def generator_health(settings: Settings, writer) -> dict:
+    if writer is None:
+        return {"enabled": False}
+    generator = writer.generator
+    info = {"enabled": True, "available": generator is not None and not writer.unavailable}
+    if writer.unavailable:
+        info["error"] = writer.unavailable
+        info["replies"] = "extractive"
+    if generator is not None and not writer.unavailable:
+        info["model"] = generator.path
+        info["adapter"] = str(generator.adapter) if generator.has_adapter else None
+        info["languages"] = list(_languages(settings.generator_languages))
+    return info
+
+
+def _languages(text: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in text.split(",") if x.strip())
+
+
 def build_answerer(settings: Settings):
     """Load the index and the embedder; errors name the missing path instead of failing on a question."""
     from bot.answering import ExtractiveAnswerer
@@ -212,7 +289,7 @@ def build_answerer(settings: Settings):
             retriever, reader, answerer,
             thresholds=LadderThresholds(settings.reader_answer_threshold, settings.reader_clarify_threshold),
             passages=settings.reader_passages,
-            languages=tuple(x.strip() for x in settings.reader_languages.split(",") if x.strip()),
+            languages=_languages(settings.reader_languages),
         )
         reader_info = {"enabled": True, "model": str(reader.model_dir), "int8": reader.quantize and reader.device == "cpu",
                        "languages": list(answerer.languages)}
@@ -312,7 +389,11 @@ async def rest_status(request: web.Request) -> web.Response:
 
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:
-    """The widget's channel: JSON frames {"type": "message", "text"} in; hello, reply, error out."""
+    """The widget's channel: JSON frames {"type": "message", "text"} in; hello, token, reply, error out.
+
+    A generated reply streams: "token" frames carry its checked text as it is written, then the
+    "reply" frame carries the whole reply, whose `text` is what to show in the end (it differs from
+    the deltas when a late check replaced the draft with the extractive reply)."""
     settings = request.app[SETTINGS]
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=settings.max_body_bytes)
     await ws.prepare(request)
@@ -326,7 +407,8 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                 data = json.loads(frame.data)
                 if not isinstance(data, dict) or data.get("type") != "message":
                     raise BadRequest('expected {"type": "message", "text": "..."}')
-                exchange = await dialogue.handle(Message(channel="web", sender=sender, text=data.get("text")))
+                exchange = await dialogue.handle(Message(channel="web", sender=sender, text=data.get("text")),
+                                                 on_delta=_delta_sender(ws))
             except json.JSONDecodeError:
                 await ws.send_json({"type": "error", "error": "frame is not valid JSON"})
                 continue
@@ -343,7 +425,6 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                     "conversation_id": exchange.conversation.conversation_id,
                     "text": reply.text,
                     **reply.custom(),
-                    "products": [],
                 }
             )
         elif frame.type == WSMsgType.BINARY:
@@ -353,8 +434,27 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
+def _delta_sender(ws: web.WebSocketResponse):
+    async def send(text: str) -> None:
+        # A customer who closed the widget mid-reply costs nothing: the reply is still written and stored.
+        if ws.closed:
+            return
+        try:
+            await ws.send_json({"type": "token", "text": text})
+        except (ConnectionResetError, RuntimeError):
+            log.info("websocket closed while a reply streamed")
+
+    return send
+
+
 async def health(request: web.Request) -> web.Response:
-    return web.json_response({**request.app[HEALTH], "version": bot.__version__})
+    from models.grounding import STATS
+
+    info = dict(request.app[HEALTH])
+    if info.get("generator", {}).get("available"):
+        # How often a generated reply failed its check and the template was sent instead, by kind.
+        info["generator"] = {**info["generator"], "checks": STATS.snapshot()}
+    return web.json_response({**info, "version": bot.__version__})
 
 
 async def conversation_history(request: web.Request) -> web.Response:

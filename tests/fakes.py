@@ -8,6 +8,8 @@ from typing import Sequence
 
 import numpy as np
 
+from bot.errors import ModelLoadError
+
 _TOKEN = re.compile(r"[a-z0-9]+|[\u3400-\u4dbf\u4e00-\u9fff]")
 
 
@@ -52,3 +54,26 @@ def make_pdf(pages: Sequence[str], title: str | None = None) -> bytes:
         pdf.add_page()
         pdf.multi_cell(0, 8, text)
     return bytes(pdf.output())
+
+
+class ScriptedGenerator:
+    """Streams the given pieces; records the calls and how many pieces were taken."""
+
+    def __init__(self, *pieces: str, fail_load: bool = False, fail_run: bool = False):
+        self.pieces = pieces
+        self.fail_load = fail_load
+        self.fail_run = fail_run
+        self.calls: list[dict] = []
+        self.taken = 0
+
+    def warm_up(self):
+        if self.fail_load:
+            raise ModelLoadError("generator at /models/x could not be loaded", path="/models/x")
+
+    def stream(self, messages, **options):
+        self.calls.append({"messages": messages, **options})
+        if self.fail_run:
+            raise RuntimeError("out of memory")
+        for piece in self.pieces:
+            self.taken += 1
+            yield piece

@@ -490,6 +490,13 @@
     return box;
   }
 
+  function formatPrice(price, currency) {
+    var value = typeof price === "number" ? price : parseFloat(price);
+    if (!isFinite(value)) return asText(price);
+    var code = asText(currency).toUpperCase();
+    return code === "USD" || !code ? "$" + value.toFixed(2) : value.toFixed(2) + " " + code;
+  }
+
   function renderProducts(products) {
     if (!Array.isArray(products)) return null;
     var items = [];
@@ -501,7 +508,8 @@
       var li = el("li", { "data-testid": "chat-product" });
       var href = safeHttpUrl(p.url);
       li.appendChild(href ? el("a", { href: href, target: "_blank", rel: "noopener noreferrer", text: name }) : el("span", { text: name }));
-      if (p.price !== undefined && p.price !== null && p.price !== "") li.appendChild(el("span", { className: "sb-meta", text: asText(p.price) }));
+      if (p.sku) li.appendChild(el("span", { className: "sb-meta", "data-testid": "chat-product-sku", text: " SKU " + asText(p.sku) }));
+      if (p.price !== undefined && p.price !== null && p.price !== "") li.appendChild(el("span", { className: "sb-meta", "data-testid": "chat-product-price", text: " " + formatPrice(p.price, p.currency) }));
       items.push(li);
     }
     return items.length ? el("ul", { className: "sb-products", "aria-label": "Products" }, items) : null;

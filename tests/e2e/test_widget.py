@@ -182,6 +182,47 @@ def test_question_gets_answer_with_expandable_sources(page: Page, chat_server):
     assert_no_js_errors(page)
 
 
+def test_generated_reply_streams_into_the_bubble_and_products_are_listed(page: Page, chat_server):
+    """The real bot's generator: token frames arrive before the reply frame and the bubble grows while
+    they do; a shopping request ends with the catalog products, SKU and price, under the text."""
+    if chat_server.canned:
+        pytest.skip("the fake server has no generator")
+    frames: list[dict] = []
+
+    def on_socket(ws):
+        ws.on("framereceived", lambda payload: frames.append(json.loads(payload)) if isinstance(payload, str) else None)
+
+    page.on("websocket", on_socket)
+    open_chat(page, chat_server.url)
+    tid(page, "chat-log").evaluate(
+        """el => {
+            window.__streamed = [];
+            new MutationObserver(() => {
+                const b = el.querySelector('[data-streaming="true"]');
+                if (b) window.__streamed.push(b.textContent);
+            }).observe(el, {childList: true, characterData: true, subtree: true});
+        }"""
+    )
+    ask(page, "How many days do I have to return an item?")
+    bot = wait_for_new_bot_message(page, 0)
+    expect(bot).to_contain_text("30 days", timeout=ANSWER_TIMEOUT_MS)
+    kinds = [f.get("type") for f in frames]
+    reply = next(f for f in frames if f.get("type") == "reply")
+    if reply["phrasing"]["generated"]:
+        assert "token" in kinds and kinds.index("token") < kinds.index("reply")
+        assert page.evaluate("() => window.__streamed.length") > 0, "the bubble never showed streamed text"
+    expect(bot.locator(".sb-msg-text")).to_have_text(reply["text"])
+
+    ask(page, "I need a laptop for school under $800")
+    suggestion = wait_for_new_bot_message(page, 1)
+    products = suggestion.get_by_test_id("chat-product")
+    expect(products.first).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+    assert 1 <= products.count() <= 3
+    expect(products.first.get_by_test_id("chat-product-sku")).to_contain_text("NW-LAP-")
+    expect(products.first.get_by_test_id("chat-product-price")).to_have_text(re.compile(r"\$\d+\.\d\d"))
+    assert_no_js_errors(page)
+
+
 def _assert_literal_and_harmless(page: Page) -> None:
     # Let any (wrongly) injected <img> fail to load and fire its onerror.
     page.wait_for_timeout(300)

@@ -35,6 +35,8 @@ CATEGORIES = ("Laptops", "Phones & Tablets", "Audio", "Camping & Hiking", "Home 
         ("headphones over $100", None, 100),
         ("not less than $100", None, 100),
         ("no more than $500", 500, None),
+        ("earbuds, nothing over $150", 150, None),
+        ("not above $90 please", 90, None),
         ("between $100 and $300", 300, 100),
         ("from 100 to 300", 300, 100),
         ("$100-$300", 300, 100),
@@ -184,6 +186,28 @@ def test_recent_history_joins_the_query(recommender, retriever):
     query = retriever.calls[-1][0]
     assert query.startswith("something like the last thing I looked at")
     assert "wireless headphones" in query
+
+
+def test_a_product_word_keeps_the_suggestions_in_its_category(recommender, retriever):
+    # "earbuds" names no category, but the best match that is earbuds is Audio: no laptop fills the list.
+    retriever.order = [7, 1, 6]
+    found = recommender.run("any earbuds under $500?")
+    assert found.constraints.categories == ("Audio",)
+    assert [p.sku for p in found.products] == ["AUD-2", "AUD-1"]
+    # "something like the last one": the conversation's product decides.
+    retriever.order = [6, 1]
+    found = recommender.run("something like the last thing I looked at", history=["Wireless Headphones"])
+    assert found.constraints.categories == ("Audio",) and found.products[0].sku == "AUD-1"
+
+
+def test_shopping_requests_are_told_from_policy_questions(recommender):
+    assert recommender.is_request("recommend me some earbuds")
+    assert recommender.is_request("I need a laptop for school under $800")
+    assert recommender.is_request("something like the last thing I looked at")
+    assert not recommender.is_request("Can I return a laptop?")
+    assert not recommender.is_request("What is the warranty on headphones?")
+    assert not recommender.is_request("Do you have a phone number?")
+    assert not recommender.is_request("I am looking for my order")
 
 
 def test_products_the_retriever_missed_fill_up_the_list(recommender, retriever):

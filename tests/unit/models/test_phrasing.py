@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import ModelLoadError
 from bot.recommend import Constraints, Product, Recommendations, describe
+from fakes import ScriptedGenerator
 from models.grounding import GroundingStats, REFUSALS
 from models.phrasing import (
     FALLBACK_TEMPLATE,
@@ -25,29 +25,6 @@ PASSAGE = (
     "Returns. You can return most items within 30 days of delivery for a full refund. Items must be unused. "
     "Refunds reach your card in 5 business days."
 )
-
-
-class ScriptedGenerator:
-    """Streams the given pieces; records the calls and how many pieces were taken."""
-
-    def __init__(self, *pieces: str, fail_load: bool = False, fail_run: bool = False):
-        self.pieces = pieces
-        self.fail_load = fail_load
-        self.fail_run = fail_run
-        self.calls: list[dict] = []
-        self.taken = 0
-
-    def warm_up(self):
-        if self.fail_load:
-            raise ModelLoadError("generator at /models/x could not be loaded", path="/models/x")
-
-    def stream(self, messages, **options):
-        self.calls.append({"messages": messages, **options})
-        if self.fail_run:
-            raise RuntimeError("out of memory")
-        for piece in self.pieces:
-            self.taken += 1
-            yield piece
 
 
 def events(iterator):
@@ -156,16 +133,23 @@ OTHER = Product("NW-LAP-0010", "Meridian Studio 16 OLED Laptop, 32GB RAM, 1TB SS
 RECOMMENDATIONS = Recommendations(CANDIDATES, Constraints(max_price=800.0, categories=("Laptops",)))
 
 
-def test_a_recommendation_of_the_candidates_is_sent():
-    text = ("Here are some options in Laptops under $800 that are in stock:\n"
-            "- Corvid Go 14 Laptop, 8GB RAM, 256GB SSD, Silver (SKU NW-LAP-0001) — $549.00\n"
-            "- Corvid Go 14 Laptop, 16GB RAM, 512GB SSD, Silver (SKU NW-LAP-0003) — $699.00")
-    generator = ScriptedGenerator(*[text[i: i + 7] for i in range(0, len(text), 7)])
+def test_a_recommendation_is_the_models_introduction_over_catalog_lines():
+    intro = "Here are some options in Laptops under $800 that are in stock:"
+    generator = ScriptedGenerator(*[intro[i: i + 7] for i in range(0, len(intro), 7)], "\n- Meridian", " Studio", " 16")
     writer = ReplyWriter(generator, stats=GroundingStats(), catalog=(*CANDIDATES, OTHER))
     deltas, done = events(writer.stream_recommendation("a laptop under $800", RECOMMENDATIONS))
-    assert done.reply == Phrased(text, True, (), "recommendation") and not done.replace
-    assert "".join(deltas) == text
+    lines = ("- Corvid Go 14 Laptop, 8GB RAM, 256GB SSD, Silver (SKU NW-LAP-0001) — $549.00\n"
+             "- Corvid Go 14 Laptop, 16GB RAM, 512GB SSD, Silver (SKU NW-LAP-0003) — $699.00")
+    # The model's text ends with its sentence: the product lines come from the catalog, never from it.
+    assert done.reply == Phrased(f"{intro}\n{lines}", True, (), "recommendation") and not done.replace
+    assert "".join(deltas) == done.reply.text
     assert "SKU NW-LAP-0003" in generator.calls[0]["messages"][1]["content"]
+
+
+def test_an_introduction_that_invents_a_price_falls_back_to_the_template():
+    writer = ReplyWriter(ScriptedGenerator("Great ", "laptops ", "from ", "$299 ", "are ", "here:"), stats=GroundingStats())
+    reply = writer.write_recommendation("a laptop under $800", RECOMMENDATIONS)
+    assert reply.text == describe(RECOMMENDATIONS) and not reply.generated
 
 
 def test_a_recommendation_of_another_product_falls_back_to_the_list():
