@@ -382,10 +382,17 @@ class ProductRecommender:
         """Is `text` a request for product suggestions (is_product_request over this catalog)?"""
         return bool(self.catalog()) and is_product_request(text, self.categories, self.product_words)
 
-    def run(self, request: str, *, max_results: int | None = None, history: Sequence[str] = ()) -> Recommendations:
+    def run(self, request: str, *, max_results: int | None = None, history: Sequence[str] = (),
+            similar_to: Product | None = None) -> Recommendations:
+        """Products for `request`. `history`: the conversation's recent requests; `similar_to`: the
+        product a "something like that" refers to (its title leads the search, its category holds)."""
         limit = self.max_results if max_results is None else max_results
         catalog = self.catalog()
         constraints = parse_constraints(request, self.categories)
+        if similar_to is not None:
+            history = [*history, similar_to.title]
+            if not constraints.categories and similar_to.category:
+                constraints = Constraints(constraints.max_price, constraints.min_price, (similar_to.category,))
         retrieved: list[Product] = []
         for scored in self.retriever.retrieve(_query(request, history), top_k=self.candidates, filters=PRODUCT_FILTER):
             product = product_from_passage(scored.passage)

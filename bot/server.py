@@ -124,7 +124,7 @@ def _answer_pipeline(answerer: BatchAnswerer | None, intents: BatchIntentClassif
             # Loading models takes seconds: done off the loop, before the server accepts requests.
             pipeline, classifier, info = await loop.run_in_executor(executor, build_pipeline, settings)
             app[HEALTH].update(info)
-            products = await loop.run_in_executor(executor, build_recommender, settings, pipeline)
+            products = await loop.run_in_executor(executor, build_recommender, pipeline)
             if settings.generator_enabled:
                 reply_writer = await loop.run_in_executor(generation, build_writer, settings, products)
         elif reply_writer is not None:
@@ -206,7 +206,7 @@ def build_pipeline(settings: Settings):
     return answerer, classifier, info
 
 
-def build_recommender(settings: Settings, answerer):
+def build_recommender(answerer):
     """Product suggestions over the catalog passages of the answerer's index (None without any)."""
     from bot.recommend import ProductRecommender
 
@@ -222,24 +222,16 @@ def build_recommender(settings: Settings, answerer):
 
 
 def build_writer(settings: Settings, recommender=None):
-    """The generator and its checked writer. A generator that fails to load leaves the writer on
-    templates (extractive replies); /health says why."""
+    """The generator and its checked writer. A generator that fails to load (ReplyWriter.warm_up)
+    leaves the writer on templates, so replies stay extractive; /health says why."""
     from models.phrasing import reply_writer_from_settings
 
     catalog = tuple(recommender.catalog().values()) if recommender is not None else ()
-    try:
-        writer = reply_writer_from_settings(settings, catalog)
-    except BotError as exc:
-        log.warning("generator unavailable, replies stay extractive: %s", exc.message)
-        from models.phrasing import ReplyWriter
-
-        writer = ReplyWriter(None, catalog=catalog)
-        writer.unavailable = exc.message
-        return writer
+    writer = reply_writer_from_settings(settings, catalog)
     writer.warm_up()
     if not writer.unavailable:
-        writer.phrase_answer("How long is delivery?", "3-5 business days", "Delivery takes 3-5 business days.",
-                             max_new_tokens=4)  # first generation allocates: pay it before the first customer
+        # The first generation allocates: pay it before the first customer (not counted as a check).
+        writer.generator.generate([{"role": "user", "content": "Hello"}], max_new_tokens=2)
     return writer
 
 

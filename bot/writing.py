@@ -64,9 +64,7 @@ class DialogueWriter:
         if not self.writes(question):
             return None
         done = await self._drive(lambda: self.writer.stream_fallback(question), on_delta)
-        if not done.reply.generated:
-            if done.reply.problems:
-                log.info("fallback draft rejected (%s): %r", "; ".join(done.reply.problems), done.reply.draft)
+        if not done.reply.generated:  # (the rejected draft is logged and counted by the writer's stats)
             return None
         return Reply(done.reply.text, confidence=reply.confidence, kind="not_sure",
                      metadata={**reply.metadata, "phrasing": {"generated": True, "replaced": False}})
@@ -77,8 +75,6 @@ class DialogueWriter:
             return recommendation_reply(found)
         done = await self._drive(lambda: self.writer.stream_recommendation(request, found), on_delta)
         phrased = done.reply
-        if phrased.problems and not phrased.generated:
-            log.info("recommendation draft rejected (%s): %r", "; ".join(phrased.problems), phrased.draft)
         return recommendation_reply(found, phrased.text, {"generated": phrased.generated, "replaced": done.replace})
 
     # ------------------------------------------------------------------ plumbing
@@ -87,8 +83,6 @@ class DialogueWriter:
         phrased = done.reply
         if phrased.generated:
             return reply.with_text(phrased.text, phrasing={"generated": True, "replaced": False})
-        if phrased.problems and phrased.draft:
-            log.info("answer draft rejected (%s): %r", "; ".join(phrased.problems), phrased.draft)
         # The extractive reply stands; `replaced` tells a streaming client to show it instead of the deltas.
         return reply.with_text(reply.text, phrasing={"generated": False, "replaced": done.replace})
 
@@ -138,11 +132,10 @@ class Shopping:
         history = list(slots.get("shopping_requests", []))
         shown = [self.recommender.catalog().get(sku) for sku in slots.get("shown_products", [])]
         shown = [p for p in shown if p is not None]
-        if shown and asks_for_similar(request):
-            # "something like the last one": the last product shown leads the search.
-            history.append(shown[0].title)
+        # "something like the last one": the first product shown last time leads the search.
+        like = shown[0] if shown and asks_for_similar(request) else None
         loop = asyncio.get_running_loop()
-        found = await loop.run_in_executor(self.executor, lambda: self.recommender.run(request, history=history))
+        found = await loop.run_in_executor(self.executor, lambda: self.recommender.run(request, history=history, similar_to=like))
         reply = await self.writer.recommendation(request, found, on_delta) if self.writer else recommendation_reply(found)
         if found.products:
             slots["shown_products"] = [p.sku for p in found.products][:SHOWN_PRODUCTS]

@@ -332,7 +332,7 @@ class ReplyWriter:
             "recommendation",
             recommendation_messages(request, candidates),
             # The introduction may name a candidate but needs none: the lines below name them all.
-            lambda text, partial: check_recommendation(text, candidates, known, request=request, partial=True),
+            lambda text, partial: _introduction_check(text, request, candidates, known, partial),
             template,
             use_adapter=True,
             max_new_tokens=max_new_tokens,
@@ -412,6 +412,16 @@ class ReplyWriter:
         if len(final) > len(emitted):
             yield ReplyDelta(final[len(emitted):])  # the deltas spell out `final` exactly
         yield ReplyDone(Phrased(final, True, (), kind), replace=False)
+
+
+def _introduction_check(text: str, request: str, candidates: Sequence[Any], known: Sequence[Any], partial: bool) -> GroundingResult:
+    """A suggestion's introduction: check_recommendation's rules, and it must not parrot the request back."""
+    result = check_recommendation(text, candidates, known, request=request, partial=True)
+    words = re.findall(r"[a-z0-9$]+", text.lower())
+    asked = re.findall(r"[a-z0-9$]+", request.lower())
+    if not partial and len(asked) >= 3 and " ".join(asked) in " ".join(words):
+        return GroundingResult.of([*result.problems, "repeats the request"])
+    return result
 
 
 def _first_line(text: str) -> str | None:

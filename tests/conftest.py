@@ -62,7 +62,7 @@ def sample_recommender(sample_answerer):
     """Product suggestions over the sample store's catalog passages (real retrieval)."""
     from bot.server import build_recommender
 
-    return build_recommender(Settings(), sample_answerer)
+    return build_recommender(sample_answerer)
 
 
 @pytest.fixture(scope="session")

@@ -194,10 +194,12 @@ def test_a_product_word_keeps_the_suggestions_in_its_category(recommender, retri
     found = recommender.run("any earbuds under $500?")
     assert found.constraints.categories == ("Audio",)
     assert [p.sku for p in found.products] == ["AUD-2", "AUD-1"]
-    # "something like the last one": the conversation's product decides.
-    retriever.order = [6, 1]
-    found = recommender.run("something like the last thing I looked at", history=["Wireless Headphones"])
-    assert found.constraints.categories == ("Audio",) and found.products[0].sku == "AUD-1"
+    # "something like the last one": the product it refers to leads the search and holds the category.
+    retriever.order = [1, 6, 7]
+    liked = recommender.catalog()["AUD-1"]
+    found = recommender.run("something like the last thing I looked at", similar_to=liked)
+    assert found.constraints.categories == ("Audio",) and [p.sku for p in found.products] == ["AUD-1", "AUD-2"]
+    assert "Wireless Headphones" in retriever.calls[-1][0]
 
 
 def test_shopping_requests_are_told_from_policy_questions(recommender):

@@ -43,8 +43,8 @@ class FakeRecommender:
     def is_request(self, text: str) -> bool:
         return "laptop" in text.lower() or "something like" in text.lower()
 
-    def run(self, request, *, max_results=None, history=()):
-        self.calls.append((request, tuple(history)))
+    def run(self, request, *, max_results=None, history=(), similar_to=None):
+        self.calls.append((request, tuple(history), similar_to))
         return Recommendations(LAPTOPS, Constraints(max_price=800.0, categories=("Laptops",)))
 
 
@@ -132,9 +132,9 @@ async def test_a_shopping_request_lists_catalog_products_under_the_models_introd
 
     # "something like the last one": the product shown first leads the next search.
     await ask(service, "something like the last thing I looked at")
-    request, history = recommender.calls[-1]
+    request, history, similar_to = recommender.calls[-1]
     assert request == "something like the last thing I looked at"
-    assert history[-1] == LAPTOPS[0].title and "I need a laptop for school under $800" in history
+    assert similar_to == LAPTOPS[0] and history == ("I need a laptop for school under $800",)
 
 
 @pytest.mark.parametrize("text, kind", [

@@ -146,6 +146,12 @@ def test_a_recommendation_is_the_models_introduction_over_catalog_lines():
     assert "SKU NW-LAP-0003" in generator.calls[0]["messages"][1]["content"]
 
 
+def test_an_introduction_that_parrots_the_request_falls_back_to_the_template():
+    writer = ReplyWriter(ScriptedGenerator("I ", "need ", "a ", "laptop ", "under ", "$800", "\n"), stats=GroundingStats())
+    reply = writer.write_recommendation("I need a laptop under $800", RECOMMENDATIONS)
+    assert reply.text == describe(RECOMMENDATIONS) and reply.problems == ("repeats the request",)
+
+
 def test_an_introduction_that_invents_a_price_falls_back_to_the_template():
     writer = ReplyWriter(ScriptedGenerator("Great ", "laptops ", "from ", "$299 ", "are ", "here:"), stats=GroundingStats())
     reply = writer.write_recommendation("a laptop under $800", RECOMMENDATIONS)
