@@ -83,14 +83,6 @@ def test_chinese_greeting_with_full_width_punctuation():
 # ---------------------------------------------------------------- DialogueService
 
 
-@pytest.fixture
-async def store(tmp_path):
-    s = SQLiteConversationStore(tmp_path / "conversations.sqlite3")
-    await s.open()
-    yield s
-    await s.close()
-
-
 def message(text: str, sender: str = "alice") -> Message:
     return Message(channel="web", sender=sender, text=text)
 

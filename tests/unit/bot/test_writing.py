@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bot.conversations import SQLiteConversationStore
 from bot.dialogue import OFFER_PERSON, DialogueService
 from bot.recommend import Constraints, Product, Recommendations
 from bot.types import Message, Reply, Source
@@ -46,14 +45,6 @@ class FakeRecommender:
     def run(self, request, *, max_results=None, history=(), similar_to=None):
         self.calls.append((request, tuple(history), similar_to))
         return Recommendations(LAPTOPS, Constraints(max_price=800.0, categories=("Laptops",)))
-
-
-@pytest.fixture
-async def store(tmp_path):
-    store = SQLiteConversationStore(tmp_path / "conversations.sqlite3")
-    await store.open()
-    yield store
-    await store.close()
 
 
 @pytest.fixture
