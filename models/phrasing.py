@@ -5,8 +5,10 @@ Three kinds, one prompt and one template each:
   sentence that holds the answer. Check: models.grounding.check_grounded against the text shown.
 - "fallback": the reader found nothing; the reply says so and offers a human. Template: a fixed
   honest reply. Check: check_fallback (no number, price, duration or policy).
-- "recommendation": the catalog candidates the recommender chose, written up for the request.
-  Template: bot.recommend.describe's list. Check: check_recommendation (only candidates, their prices).
+- "recommendation": the model writes one introductory line for the request; the candidates' lines
+  (title, SKU, price) are printed under it from the catalog, never generated. Template:
+  bot.recommend.describe's list. Check: check_recommendation (no product but the candidates, no price
+  but theirs or the request's) and no parroting of the request.
 
 Every reply streams: `stream_*` yields `ReplyDelta`s, text that has passed the checks so far and is
 settled (a number, a capitalised word or a SKU is held back until two more words follow it, so "30"
