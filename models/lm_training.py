@@ -45,6 +45,7 @@ from models.generator import (
     resolve_source,
 )
 from models.intents import is_held_out
+from models.reader_training import length_grouped_batches
 from models.phrasing import (
     fallback_messages,
     recommendation_messages,
@@ -334,18 +335,6 @@ def encode_example(tokenizer, example: ChatExample, max_length: int) -> dict | N
     return {"input_ids": prompt + reply, "labels": [-100] * len(prompt) + reply}
 
 
-def length_grouped_batches(items: Sequence[dict], batch_size: int, rng: random.Random) -> list[list[int]]:
-    order = list(range(len(items)))
-    rng.shuffle(order)
-    megabatch = batch_size * 32
-    batches: list[list[int]] = []
-    for first in range(0, len(order), megabatch):
-        group = sorted(order[first: first + megabatch], key=lambda i: len(items[i]["input_ids"]))
-        batches.extend(group[i: i + batch_size] for i in range(0, len(group), batch_size))
-    rng.shuffle(batches)
-    return batches
-
-
 def collate(items: Sequence[dict], pad_id: int):
     import torch
 
@@ -558,7 +547,7 @@ def train_lm(
     best: tuple[float, int, dict] | None = None  # (validation perplexity, step, LoRA weights); not kept across a resume
     while state.step < total_steps:
         epoch = state.step // steps_per_epoch
-        batches = length_grouped_batches(items, config.batch_size, random.Random(config.seed + epoch))
+        batches = length_grouped_batches(items, config.batch_size, random.Random(config.seed + epoch), group=32)
         for indices in batches[state.step - epoch * steps_per_epoch:]:
             torch.manual_seed(config.seed + state.step)
             batch = collate([items[i] for i in indices], pad_id)

@@ -172,15 +172,17 @@ def build_windows(tokenizer, examples: Sequence[QAExample], max_seq_length: int,
     return windows
 
 
-def length_grouped_batches(windows: Sequence[dict], batch_size: int, rng: random.Random) -> list[list[int]]:
-    """Shuffled batches of windows of similar length, so a batch pads to little more than its own length."""
-    order = list(range(len(windows)))
+def length_grouped_batches(items: Sequence[dict], batch_size: int, rng: random.Random, group: int = 50) -> list[list[int]]:
+    """Shuffled batches of items (dicts with "input_ids") of similar length, so a batch pads to little
+    more than its own length: the shuffled order is cut into runs of `group` batches, each sorted by
+    length. The LM's training (models/lm_training.py) uses it too, with runs of 32 batches."""
+    order = list(range(len(items)))
     rng.shuffle(order)
-    megabatch = batch_size * 50
+    megabatch = batch_size * group
     batches: list[list[int]] = []
     for first in range(0, len(order), megabatch):
-        group = sorted(order[first: first + megabatch], key=lambda i: len(windows[i]["input_ids"]))
-        batches.extend(group[i: i + batch_size] for i in range(0, len(group), batch_size))
+        run = sorted(order[first: first + megabatch], key=lambda i: len(items[i]["input_ids"]))
+        batches.extend(run[i: i + batch_size] for i in range(0, len(run), batch_size))
     rng.shuffle(batches)
     return batches
 
