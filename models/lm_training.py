@@ -45,7 +45,7 @@ from models.generator import (
     resolve_source,
 )
 from models.intents import is_held_out
-from models.reader_training import length_grouped_batches
+from models.reader_training import length_grouped_batches, save_checkpoint
 from models.phrasing import (
     fallback_messages,
     recommendation_messages,
@@ -530,13 +530,8 @@ def train_lm(
         nonlocal clock
         state.seconds += time.perf_counter() - clock
         clock = time.perf_counter()
-        tmp = work / "adapter.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        model.save_pretrained(tmp, safe_serialization=True)
-        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, work / "optimizer.pt")
-        shutil.rmtree(work / "adapter", ignore_errors=True)
-        tmp.rename(work / "adapter")
-        (work / "state.json").write_text(json.dumps(asdict(state)))
+        save_checkpoint(work, "adapter", lambda tmp: model.save_pretrained(tmp, safe_serialization=True), optimizer, scheduler,
+                        asdict(state))
 
     work.mkdir(parents=True, exist_ok=True)
     clock = time.perf_counter()

@@ -172,6 +172,21 @@ def build_windows(tokenizer, examples: Sequence[QAExample], max_seq_length: int,
     return windows
 
 
+def save_checkpoint(work: Path, name: str, write: Callable[[Path], object], optimizer, scheduler, state: dict) -> None:
+    """A resumable checkpoint in `work`: the weights `write` puts in a directory (written under a
+    temporary name, then swapped in as `name`), the optimizer and scheduler, and `state.json` last,
+    so an interrupted write leaves the previous checkpoint whole. The LM's training uses it too."""
+    import torch
+
+    tmp = work / f"{name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    write(tmp)
+    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, work / "optimizer.pt")
+    shutil.rmtree(work / name, ignore_errors=True)
+    tmp.rename(work / name)
+    (work / "state.json").write_text(json.dumps(state))
+
+
 def length_grouped_batches(items: Sequence[dict], batch_size: int, rng: random.Random, group: int = 50) -> list[list[int]]:
     """Shuffled batches of items (dicts with "input_ids") of similar length, so a batch pads to little
     more than its own length: the shuffled order is cut into runs of `group` batches, each sorted by
@@ -282,14 +297,8 @@ def train_reader(
         nonlocal clock
         state.seconds += time.perf_counter() - clock
         clock = time.perf_counter()
-        tmp = work / "model.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        model.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
-        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, work / "optimizer.pt")
-        shutil.rmtree(work / "model", ignore_errors=True)
-        tmp.rename(work / "model")
-        (work / "state.json").write_text(json.dumps(asdict(state)))
+        save_checkpoint(work, "model", lambda tmp: (model.save_pretrained(tmp, safe_serialization=True), tokenizer.save_pretrained(tmp)),
+                        optimizer, scheduler, asdict(state))
 
     meta_base = {
         "base": str(base),
