@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -187,7 +188,13 @@ def main(argv: list[str] | None = None) -> int:
             if args.ingest_if_missing:
                 ensure_index(settings)
             serve(settings)
-            return 0
+            # Everything is committed and closed by now (the app's cleanup ran). The interpreter's own
+            # teardown of torch, transformers and FAISS takes seconds more, which a SIGTERM'd worker
+            # should not spend: exit at once.
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
         if args.command == "actions":
             from connectors.rasa_actions import serve_actions
 

@@ -7,6 +7,7 @@ import logging
 from concurrent.futures import Executor
 from typing import Callable, Generic, Sequence, TypeVar
 
+from bot.budget import Progress
 from bot.errors import BotError
 
 log = logging.getLogger(__name__)
@@ -34,12 +35,16 @@ class MicroBatcher(Generic[In, Out]):
         max_batch: int = 16,
         max_wait: float = 0.004,
         max_pending: int = 256,
+        progress: Progress | None = None,
     ) -> None:
         self.fn = fn
         self.executor = executor
         self.max_batch = max_batch
         self.max_wait = max_wait
         self.max_pending = max_pending
+        # Batches running, for the watchdog: one that never returns shows as a stall (its callers
+        # gave up at their deadlines, the batch still holds a thread).
+        self.progress = progress or Progress("batcher")
         self._queue: asyncio.Queue[tuple[In, asyncio.Future[Out]]] | None = None
         self._worker: asyncio.Task | None = None
         self.batches = 0
@@ -76,6 +81,11 @@ class MicroBatcher(Generic[In, Out]):
         await self._queue.put((item, future))
         return await future
 
+    @property
+    def backlog(self) -> int:
+        """Items queued and in flight."""
+        return (self._queue.qsize() if self._queue is not None else 0) + len(self._in_flight)
+
     async def _run(self) -> None:
         assert self._queue is not None
         loop = asyncio.get_running_loop()
@@ -94,6 +104,7 @@ class MicroBatcher(Generic[In, Out]):
             if not live:
                 continue
             self._in_flight = [fut for _, fut in live]
+            self.progress.started()
             try:
                 results = await loop.run_in_executor(self.executor, self.fn, [item for item, _ in live])
             except Exception as exc:  # one bad batch fails its callers, never the worker
@@ -101,7 +112,11 @@ class MicroBatcher(Generic[In, Out]):
                 for _, fut in live:
                     if not fut.done():
                         fut.set_exception(exc)
+                self._in_flight = []
                 continue
+            finally:
+                self.progress.finished()
+            self._in_flight = []
             self.batches += 1
             self.items += len(live)
             for (_, fut), result in zip(live, results):

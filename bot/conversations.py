@@ -40,6 +40,11 @@ MIGRATIONS = (
     ("handoff_reason", "ALTER TABLE conversations ADD COLUMN handoff_reason TEXT NOT NULL DEFAULT ''"),
     ("handoff_at", "ALTER TABLE conversations ADD COLUMN handoff_at TEXT"),
 )
+TURN_MIGRATIONS = (
+    # The channel's or client's message id of a customer turn, and the customer turn a bot turn answers.
+    ("message_id", "ALTER TABLE turns ADD COLUMN message_id TEXT"),
+    ("in_reply_to", "ALTER TABLE turns ADD COLUMN in_reply_to INTEGER"),
+)
 COLUMNS = "conversation_id, channel, sender, created_at, owner, updated_at, slots, handoff_reason, handoff_at"
 
 
@@ -49,7 +54,9 @@ class ConversationStore(Protocol):
     async def conversation_for(self, channel: str, sender: str) -> Conversation: ...
     async def get(self, conversation_id: str) -> Conversation: ...
     async def append(self, conversation_id: str, role: Role, text: str, payload: dict[str, Any] | None = None,
-                     slots: dict[str, Any] | None = None) -> StoredTurn: ...
+                     slots: dict[str, Any] | None = None, *, message_id: str | None = None,
+                     in_reply_to: int | None = None) -> StoredTurn: ...
+    async def find_message(self, conversation_id: str, message_id: str) -> tuple[StoredTurn, StoredTurn | None] | None: ...
     async def history(self, conversation_id: str, limit: int | None = None) -> list[StoredTurn]: ...
     async def set_owner(self, conversation_id: str, owner: str, reason: str = "") -> Conversation: ...
     async def set_slots(self, conversation_id: str, slots: dict[str, Any]) -> Conversation: ...
@@ -68,6 +75,13 @@ class SQLiteConversationStore(SQLiteWorker):
             if column not in present:
                 db.execute(statement)
         db.execute("CREATE INDEX IF NOT EXISTS conversations_by_owner ON conversations(owner, handoff_at)")
+        present = {row[1] for row in db.execute("PRAGMA table_info(turns)")}
+        for column, statement in TURN_MIGRATIONS:
+            if column not in present:
+                db.execute(statement)
+        db.execute("CREATE UNIQUE INDEX IF NOT EXISTS turns_by_message_id ON turns(conversation_id, message_id) "
+                   "WHERE message_id IS NOT NULL")
+        db.execute("CREATE INDEX IF NOT EXISTS turns_by_reply ON turns(in_reply_to) WHERE in_reply_to IS NOT NULL")
 
     # ------------------------------------------------------------------ API
 
@@ -79,10 +93,16 @@ class SQLiteConversationStore(SQLiteWorker):
         return await self._run(self._get, conversation_id)
 
     async def append(self, conversation_id: str, role: Role, text: str, payload: dict[str, Any] | None = None,
-                     slots: dict[str, Any] | None = None) -> StoredTurn:
-        """Add a turn; with `slots`, replace the conversation's slots in the same transaction."""
+                     slots: dict[str, Any] | None = None, *, message_id: str | None = None,
+                     in_reply_to: int | None = None) -> StoredTurn:
+        """Add a turn; with `slots`, replace the conversation's slots in the same transaction.
+        `message_id` (customer turns) is unique per conversation; `in_reply_to` links a reply to its turn."""
         slots_json = None if slots is None else json.dumps(slots, ensure_ascii=False, default=str)
-        return await self._run(self._append, conversation_id, role, text, payload or {}, slots_json)
+        return await self._run(self._append, conversation_id, role, text, payload or {}, slots_json, message_id, in_reply_to)
+
+    async def find_message(self, conversation_id: str, message_id: str) -> tuple[StoredTurn, StoredTurn | None] | None:
+        """The customer turn stored with `message_id` and the bot's reply to it (None if not answered yet)."""
+        return await self._run(self._find_message, conversation_id, message_id)
 
     async def history(self, conversation_id: str, limit: int | None = None) -> list[StoredTurn]:
         return await self._run(self._history, conversation_id, limit)
@@ -126,18 +146,28 @@ class SQLiteConversationStore(SQLiteWorker):
             raise NotFound(f"no conversation {conversation_id!r}", conversation_id=conversation_id)
         return _conversation(row)
 
-    def _append(self, conversation_id: str, role: str, text: str, payload: dict[str, Any], slots_json: str | None = None) -> StoredTurn:
+    def _append(self, conversation_id: str, role: str, text: str, payload: dict[str, Any], slots_json: str | None = None,
+                message_id: str | None = None, in_reply_to: int | None = None) -> StoredTurn:
         now = utcnow().isoformat()
         with self.transaction() as db:
             cursor = db.execute(
-                "INSERT INTO turns(conversation_id, role, text, created_at, payload) VALUES (?, ?, ?, ?, ?)",
-                (conversation_id, role, text, now, json.dumps(payload, ensure_ascii=False)),
+                "INSERT INTO turns(conversation_id, role, text, created_at, payload, message_id, in_reply_to)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (conversation_id, role, text, now, json.dumps(payload, ensure_ascii=False), message_id, in_reply_to),
             )
             if slots_json is None:
                 db.execute("UPDATE conversations SET updated_at = ? WHERE conversation_id = ?", (now, conversation_id))
             else:
                 db.execute("UPDATE conversations SET updated_at = ?, slots = ? WHERE conversation_id = ?", (now, slots_json, conversation_id))
         return StoredTurn(int(cursor.lastrowid), conversation_id, role, text, datetime.fromisoformat(now), payload)  # type: ignore[arg-type]
+
+    def _find_message(self, conversation_id: str, message_id: str) -> tuple[StoredTurn, StoredTurn | None] | None:
+        select = "SELECT turn_id, conversation_id, role, text, created_at, payload FROM turns WHERE "
+        row = self.db.execute(select + "conversation_id = ? AND message_id = ?", (conversation_id, message_id)).fetchone()
+        if row is None:
+            return None
+        reply = self.db.execute(select + "in_reply_to = ? ORDER BY turn_id LIMIT 1", (row[0],)).fetchone()
+        return _turn(row), (_turn(reply) if reply else None)
 
     def _history(self, conversation_id: str, limit: int | None) -> list[StoredTurn]:
         self._get(conversation_id)
@@ -146,9 +176,7 @@ class SQLiteConversationStore(SQLiteWorker):
             " ORDER BY turn_id DESC LIMIT ?",
             (conversation_id, -1 if limit is None else limit),
         ).fetchall()
-        return [
-            StoredTurn(r[0], r[1], r[2], r[3], datetime.fromisoformat(r[4]), json.loads(r[5])) for r in reversed(rows)
-        ]
+        return [_turn(r) for r in reversed(rows)]
 
     def _set_owner(self, conversation_id: str, owner: str, reason: str) -> Conversation:
         self._get(conversation_id)
@@ -175,6 +203,10 @@ class SQLiteConversationStore(SQLiteWorker):
             f"SELECT {COLUMNS} FROM conversations WHERE owner = 'human' ORDER BY handoff_at, conversation_id"
         ).fetchall()
         return [_conversation(r) for r in rows]
+
+
+def _turn(row: tuple) -> StoredTurn:
+    return StoredTurn(row[0], row[1], row[2], row[3], datetime.fromisoformat(row[4]), json.loads(row[5]))
 
 
 def _conversation(row: tuple) -> Conversation:

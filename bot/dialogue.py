@@ -12,6 +12,7 @@ receives the checked text as it is generated (the widget's WebSocket streams it)
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import unicodedata
@@ -20,9 +21,10 @@ from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable
 
 from bot.backend import Order, StoreBackend
+from bot.budget import Deadline, ReplyBudgets
 from bot.conversations import ConversationStore
 from bot.entities import Entities, extract
-from bot.errors import BadRequest, BotError, MessageTooLarge
+from bot.errors import AnswerTimeout, BadRequest, BotError, MessageTooLarge
 from bot.ratelimit import RateLimiter
 from bot.types import Conversation, Message, Reply, utcnow
 from knowledge_base.text import detect_language
@@ -45,6 +47,10 @@ SMALL_TALK = {
     "bye": {"en": "Thanks for chatting. Have a great day!", "zh": "感谢您的咨询，祝您愉快！"},
 }
 SORRY = "Sorry, something went wrong on our side and I couldn't answer. Please try again in a moment."
+TOO_SLOW = {
+    "en": "Sorry, I'm answering a lot of customers right now and couldn't find that in time. Please ask again in a moment.",
+    "zh": "抱歉，目前咨询的顾客较多，我没能及时找到答案。请稍后再问一次。",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +205,7 @@ class DialogueService:
         max_message_chars: int = 2000,
         writer: Any = None,  # bot.writing.DialogueWriter: phrased answers and written fallbacks
         shopping: Any = None,  # bot.writing.Shopping: product suggestions
+        budgets: ReplyBudgets | None = None,
     ) -> None:
         self.store = store
         self.answer = answer
@@ -210,17 +217,29 @@ class DialogueService:
         self.max_message_chars = max_message_chars
         self.writer = writer
         self.shopping = shopping
+        self.budgets = budgets or ReplyBudgets()
 
-    async def handle(self, message: Message, on_delta: Callable[[str], Awaitable[None]] | None = None) -> Exchange:
+    async def handle(self, message: Message, on_delta: Callable[[str], Awaitable[None]] | None = None,
+                     deadline: Deadline | None = None) -> Exchange:
         """`on_delta`: called with each piece of a generated reply's text as it is written (checked so
-        far); the returned Reply's text is what to show in the end."""
+        far); the returned Reply's text is what to show in the end. `deadline`: when the reply is due
+        (default: the channel's budget); stages that would miss it are skipped or abandoned."""
+        deadline = deadline or self.budgets.for_channel(message.channel)
         text = clean_text(message.text, self.max_message_chars)
         if self.limiter is not None:
             # Before anything is stored: the client is told to retry, so nothing is lost.
             self.limiter.check((message.channel, message.sender))
         conversation = await self.store.conversation_for(message.channel, message.sender)
-        # The customer's words are committed before any model runs: a crash loses no message.
-        await self.store.append(conversation.conversation_id, "customer", text, {"channel": message.channel})
+        seen = await self.store.find_message(conversation.conversation_id, message.message_id) if message.message_id else None
+        if seen is not None and seen[1] is not None:
+            # The same message again (a client's retry, a replayed delivery): the stored reply, nothing new stored.
+            return Exchange(conversation, Reply.from_stored(seen[1].text, seen[1].payload))
+        if seen is not None:
+            turn = seen[0]  # stored by a run that stopped before answering: answered now, not stored again
+        else:
+            # The customer's words are committed before any model runs: a crash loses no message.
+            turn = await self.store.append(conversation.conversation_id, "customer", text, {"channel": message.channel},
+                                           message_id=message.message_id)
         if conversation.owner == "human":
             # A person has this conversation: the message is kept for them and the bot says nothing.
             return Exchange(conversation, Reply("", kind="silent", metadata={"handoff": {"owner": "human"}}))
@@ -229,7 +248,10 @@ class DialogueService:
         if slots and self.clock() - idle_since > self.policy.session_idle:
             slots = {}
         try:
-            reply = await self._route(message, text, slots, on_delta)
+            reply = await self._route(message, text, slots, on_delta, deadline)
+        except AnswerTimeout as exc:
+            log.warning("no answer within the reply's budget (%s)", exc.message)
+            reply = Reply(TOO_SLOW.get(detect_language(text), TOO_SLOW["en"]), kind="error", metadata={"route": "timeout"})
         except BotError as exc:
             if exc.http_status >= 500 and exc.http_status != 503:
                 log.error("answering failed: %s", exc.message)
@@ -241,12 +263,13 @@ class DialogueService:
             conversation = await self.store.set_owner(conversation.conversation_id, "human", reply.metadata["handoff"]["reason"])
         # The reply and what the bot now remembers are committed together.
         await self.store.append(conversation.conversation_id, "bot", reply.text, reply.custom(),
-                                slots=slots if slots != conversation.slots else None)
+                                slots=slots if slots != conversation.slots else None, in_reply_to=turn.turn_id)
         return Exchange(conversation, reply)
 
     # ------------------------------------------------------------------ routing
 
-    async def _route(self, message: Message, text: str, slots: dict[str, Any], on_delta=None) -> Reply:
+    async def _route(self, message: Message, text: str, slots: dict[str, Any], on_delta=None,
+                     deadline: Deadline | None = None) -> Reply:
         understanding = await self._understand(text)
         entities = understanding.entities
         if entities.destinations:
@@ -279,10 +302,10 @@ class DialogueService:
             reply = await self._order_action(message, intent, slots, entities)
             return reply.with_text_metadata({**tagged, "route": reply.metadata.get("route", "order_action")})
         if self.shopping is not None and self.shopping.is_request(text):
-            reply = await self.shopping.suggest(text, slots, on_delta)
+            reply = await self.shopping.suggest(text, slots, on_delta, deadline)
             return reply.with_text_metadata({**tagged, "route": "recommendation"})
         # Policy intents (delivery_options, check_refund_policy, ...) and everything unsure.
-        reply = await self._knowledge(text, slots, entities, on_delta)
+        reply = await self._knowledge(text, slots, entities, on_delta, deadline)
         return reply.with_text_metadata({**tagged, "route": reply.metadata.get("route", "knowledge_question")})
 
     async def _understand(self, text: str) -> Understanding:
@@ -394,11 +417,12 @@ class DialogueService:
             return True
         return False
 
-    async def _knowledge(self, text: str, slots: dict[str, Any], entities: Entities, on_delta=None) -> Reply:
+    async def _knowledge(self, text: str, slots: dict[str, Any], entities: Entities, on_delta=None,
+                         deadline: Deadline | None = None) -> Reply:
         question = resolve_follow_up(text, slots, entities)
-        reply = await self.answer(question)
+        reply = await self._answer_within(question, deadline)
         if reply.kind == "answer" and self.writer is not None:
-            reply = await self.writer.answer(question, reply, on_delta)
+            reply = await self.writer.answer(question, reply, on_delta, deadline)
         slots["last_question"] = question
         if entities.destinations or slots.get("destination"):
             slots["last_destination"] = entities.destinations[0] if entities.destinations else slots.get("destination")
@@ -407,7 +431,7 @@ class DialogueService:
             slots["failures"] = failures
             if failures >= self.policy.handoff_after_failures:
                 return self._handoff("repeated_failure", slots, {})
-            written = await self.writer.fallback(question, reply, on_delta) if self.writer is not None else None
+            written = await self.writer.fallback(question, reply, on_delta, deadline) if self.writer is not None else None
             # A written fallback has passed check_fallback: it says so honestly and offers a person itself.
             reply = written or reply.with_text(reply.text + OFFER_PERSON.get(detect_language(text), OFFER_PERSON["en"]))
         elif reply.kind == "answer":
@@ -415,6 +439,16 @@ class DialogueService:
         if question != text:
             reply = reply.with_text(reply.text, resolved_question=question)
         return reply
+
+    async def _answer_within(self, question: str, deadline: Deadline | None) -> Reply:
+        """The knowledge base's answer, or AnswerTimeout when it is not ready by the deadline (the
+        queued work is dropped: a batcher skips a caller that stopped waiting)."""
+        if deadline is None:
+            return await self.answer(question)
+        try:
+            return await asyncio.wait_for(self.answer(question), max(0.0, deadline.remaining()))
+        except asyncio.TimeoutError:
+            raise AnswerTimeout("retrieval did not finish before the reply's deadline") from None
 
     def _handoff(self, reason: str, slots: dict[str, Any], extra: dict[str, Any]) -> Reply:
         slots.pop("pending", None)

@@ -92,3 +92,10 @@ class StorageError(BotError):
 
     http_status = 503
     code = "storage_unavailable"
+
+
+class AnswerTimeout(BotError):
+    """A stage did not finish before the reply's deadline; the customer is told honestly."""
+
+    http_status = 504
+    code = "answer_timeout"

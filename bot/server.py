@@ -18,6 +18,7 @@ from aiohttp import WSMsgType, web
 import bot
 from bot.backend import SQLiteStoreBackend, StoreBackend
 from bot.batching import MicroBatcher
+from bot.budget import Progress, SkipCounters
 from bot.conversations import ConversationStore, SQLiteConversationStore
 from bot.dialogue import DialoguePolicy, DialogueService, Understanding
 from bot.errors import BadRequest, BotError, TooManyRequests, Unauthorized
@@ -41,6 +42,8 @@ STORE = web.AppKey("conversation_store", object)
 BACKEND = web.AppKey("store_backend", object)
 DIALOGUE = web.AppKey("dialogue", DialogueService)
 HEALTH = web.AppKey("health", dict)
+SKIPS = web.AppKey("skips", SkipCounters)
+STAGES = web.AppKey("stages", tuple)
 
 
 class BatchAnswerer(Protocol):
@@ -130,15 +133,23 @@ def _answer_pipeline(answerer: BatchAnswerer | None, intents: BatchIntentClassif
         elif reply_writer is not None:
             await loop.run_in_executor(generation, reply_writer.warm_up)
         app[HEALTH]["generator"] = generator_health(settings, reply_writer)
-        dialogue_writer = DialogueWriter(reply_writer, generation, languages=_languages(settings.generator_languages)) \
-            if reply_writer is not None else None
+        skips = SkipCounters()
+        app[SKIPS] = skips
+        generation_progress = Progress("generator")
+        dialogue_writer = DialogueWriter(
+            reply_writer, generation, languages=_languages(settings.generator_languages),
+            phrase_answers=settings.phrase_answers, max_waiting=settings.generation_max_waiting,
+            skips=skips, progress=generation_progress,
+        ) if reply_writer is not None else None
         shopping = Shopping(products, executor, dialogue_writer) if products is not None else None
-        batcher = MicroBatcher(pipeline.answer_many, executor, max_batch=16)
+        batcher = MicroBatcher(pipeline.answer_many, executor, max_batch=16, progress=Progress("answers"))
         await batcher.start()
+        stages = [batcher.progress, generation_progress]
         intent_batcher = None
         understand = None
         if classifier is not None:
-            intent_batcher = MicroBatcher(classifier.run, executor, max_batch=32)
+            intent_batcher = MicroBatcher(classifier.run, executor, max_batch=32, progress=Progress("intents"))
+            stages.append(intent_batcher.progress)
             await intent_batcher.start()
 
             async def understand(text: str) -> Understanding:
@@ -161,9 +172,13 @@ def _answer_pipeline(answerer: BatchAnswerer | None, intents: BatchIntentClassif
             max_message_chars=settings.max_message_chars,
             writer=dialogue_writer,
             shopping=shopping,
+            budgets=settings.reply_budgets(),
         )
+        app[STAGES] = tuple(stages)
         app[HEALTH]["status"] = "ok"
         yield
+        if dialogue_writer is not None:
+            dialogue_writer.cancel_all()  # generations in flight stop at their next token
         await batcher.stop()
         if intent_batcher is not None:
             await intent_batcher.stop()
@@ -183,6 +198,7 @@ def _channel_dispatch(channels: Sequence[Connector]):
         dispatcher = ChannelDispatcher(
             app[DIALOGUE].handle, deliveries, client, channels,
             retry_seconds=settings.channel_retry_seconds, max_attempts=settings.channel_delivery_max_attempts,
+            replay_limit=settings.channel_replay_limit, replay_max_age_hours=settings.channel_replay_max_age_hours,
         )
         app[CHANNEL_DISPATCHER] = dispatcher
         await dispatcher.start()
@@ -440,13 +456,28 @@ def _delta_sender(ws: web.WebSocketResponse):
 
 
 async def health(request: web.Request) -> web.Response:
+    """"ok" (200) while the answer pipeline moves; "degraded" (503) when a stage has had work
+    waiting for `watchdog_stall_seconds` without finishing any: a load balancer takes the worker out."""
     from models.grounding import STATS
 
     info = dict(request.app[HEALTH])
     if info.get("generator", {}).get("available"):
         # How often a generated reply failed its check and the template was sent instead, by kind.
         info["generator"] = {**info["generator"], "checks": STATS.snapshot()}
-    return web.json_response({**info, "version": bot.__version__})
+    status = 200
+    stages = request.app.get(STAGES, ())
+    if stages:
+        limit = request.app[SETTINGS].watchdog_stall_seconds
+        stalled = {p.name: round(p.stalled_for(), 1) for p in stages if p.stalled_for() > limit}
+        info["pipeline"] = {p.name: {"pending": p.pending, "stalled_seconds": round(p.stalled_for(), 1)} for p in stages}
+        if stalled and info.get("status") == "ok":
+            info["status"] = "degraded"
+            info["degraded"] = f"no progress for over {limit:g} s in: {', '.join(sorted(stalled))}"
+            status = 503
+    if SKIPS in request.app:
+        # How often each stage was skipped under load or budget, and why (phrasing first, never the answer).
+        info["skipped"] = request.app[SKIPS].snapshot()
+    return web.json_response({**info, "version": bot.__version__}, status=status)
 
 
 async def conversation_history(request: web.Request) -> web.Response:
@@ -510,5 +541,8 @@ async def index(request: web.Request) -> web.FileResponse:
 
 
 def serve(settings: Settings) -> None:
+    # SIGTERM: stop accepting, give requests in flight `shutdown_drain_seconds`, then close (cleanup
+    # cancels generations at their next token, so no worker thread keeps the process alive).
     web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None,
+                shutdown_timeout=settings.shutdown_drain_seconds,
                 print=lambda *_: log.info("serving on http://%s:%d", settings.host, settings.port))

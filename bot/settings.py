@@ -83,6 +83,25 @@ class Settings:
     generator_quantize: bool = False
     # Languages phrased by the generator (SmolLM2 writes English); others keep the extractive reply.
     generator_languages: str = "en"
+    # ---- reply budgets (bot/budget.py): when a reply is due, per channel kind. REST and messaging
+    # channels budget the whole reply; the widget budgets the first visible text, then the whole reply.
+    # Stages that would miss the budget are skipped (phrasing first), those that run late are abandoned,
+    # and the customer gets the extractive reply (or an honest "that took too long").
+    reply_budget_rest_seconds: float = 3.0
+    reply_budget_messaging_seconds: float = 5.0
+    reply_budget_widget_first_visible_seconds: float = 1.0
+    reply_budget_widget_seconds: float = 20.0
+    # Rephrase quoted knowledge-base answers with the generator. Off: measured, one phrased sentence
+    # costs ~1-2 s at ~19 tokens/s on 2 cores and half the drafts fail their check (README, "Reply
+    # budgets"); fallbacks and product introductions are still written by the tuned LM.
+    phrase_answers: bool = False
+    # Generations that may queue behind the running one; past it, generation is skipped ("busy").
+    generation_max_waiting: int = 0
+    # /health turns "degraded" (HTTP 503) when the answer pipeline has had work waiting this long
+    # without finishing anything.
+    watchdog_stall_seconds: float = 15.0
+    # On SIGTERM: seconds to finish the requests in flight before the server closes.
+    shutdown_drain_seconds: float = 8.0
     # Longest customer message accepted, in characters; longer ones get a 413 / polite error.
     max_message_chars: int = 2000
     # Largest request body accepted by the HTTP server, in bytes.
@@ -131,6 +150,11 @@ class Settings:
     # doubling each time, until channel_delivery_max_attempts sends have failed.
     channel_retry_seconds: float = 30.0
     channel_delivery_max_attempts: int = 8
+    # At start-up, deliveries the last run accepted but did not answer are answered, at most this
+    # many, and only when younger than channel_replay_max_age_hours (platforms' reply windows: older
+    # ones are marked expired and left to an agent).
+    channel_replay_limit: int = 100
+    channel_replay_max_age_hours: float = 24.0
     log_level: str = "INFO"
 
     @property
@@ -144,6 +168,12 @@ class Settings:
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
+
+    def reply_budgets(self):
+        from bot.budget import ReplyBudgets
+
+        return ReplyBudgets(self.reply_budget_rest_seconds, self.reply_budget_messaging_seconds,
+                            self.reply_budget_widget_first_visible_seconds, self.reply_budget_widget_seconds)
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **{k: _coerce(self, k, v) for k, v in changes.items() if v is not None})

@@ -109,6 +109,9 @@ class Message:
     text: str
     received_at: datetime = field(default_factory=utcnow)
     metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    # The channel's or client's id of this message: the same id again is the same message (a retry,
+    # a replay after a restart), answered with the stored reply and never stored twice.
+    message_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +137,17 @@ class Reply:
             if key in self.metadata:
                 wire[key] = self.metadata[key]
         return wire
+
+    @classmethod
+    def from_stored(cls, text: str, payload: dict[str, Any]) -> "Reply":
+        """The reply as `custom()` stored it (a repeated message gets it again)."""
+        sources = tuple(
+            Source(s.get("document", ""), s.get("title", ""), s.get("passage", ""), float(s.get("score", 0.0)),
+                   (s.get("title", ""), *(s["section"].split(" > ") if s.get("section") else ())))
+            for s in payload.get("sources", ())
+        )
+        metadata = {k: payload[k] for k in ("route", "intent", "handoff", "resolved_question", "products", "phrasing") if k in payload}
+        return cls(text, sources, float(payload.get("confidence", 0.0)), payload.get("kind", "answer"), {**metadata, "repeated": True})
 
     def with_text(self, text: str, **metadata: Any) -> "Reply":
         return Reply(text, self.sources, self.confidence, self.kind, {**self.metadata, **metadata})

@@ -1,10 +1,12 @@
 """The generator in the dialogue: phrased answers, written fallbacks and product suggestions, streamed.
 
 models.phrasing.ReplyWriter does the writing and the checking; this module runs it for the async
-dialogue. A reply is written by a blocking generator of events, so each step (`next`) runs on a
-dedicated executor (bounded: generations queue instead of starving retrieval and intents), and the
-text that has passed its checks so far goes to `on_delta` as it comes: the WebSocket sends it to the
-widget token by token, the REST channel passes no callback and gets the whole reply.
+dialogue. A reply is written by a blocking generator of events, driven start to end by one call on a
+dedicated executor (generations never starve retrieval and intents), and the text that has passed
+its checks so far goes to `on_delta` as it comes: the WebSocket sends it to the widget token by
+token, the REST channel passes no callback and gets the whole reply. Each reply has a deadline
+(bot.budget): generation that would not fit is skipped, and generation that runs late is abandoned,
+so the customer gets the extractive reply in time.
 
 What a customer finally sees is always `Reply.text`: when a generated draft fails its check late,
 the template replaces it, and the final frame says so (`metadata["phrasing"]["replaced"]`).
@@ -14,9 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterator, Sequence
 
+from bot.budget import Deadline, Progress, SkipCounters
 from bot.recommend import Recommendations, asks_for_similar
 from bot.types import Reply
 from knowledge_base.text import detect_language
@@ -29,14 +34,46 @@ OnDelta = Callable[[str], Awaitable[None]] | None
 SHOWN_PRODUCTS = 5
 
 
+_END = object()  # the worker's last word on the queue: the stream is over
+
+
+@dataclass(slots=True)
+class _Estimate:
+    """What generating one kind of reply took lately (exponentially weighted), to tell whether it fits."""
+
+    first_visible: float | None = None
+    whole: float | None = None
+
+    def update(self, first_visible: float | None, whole: float, weight: float = 0.3) -> None:
+        if first_visible is not None:
+            self.first_visible = first_visible if self.first_visible is None else (1 - weight) * self.first_visible + weight * first_visible
+        self.whole = whole if self.whole is None else (1 - weight) * self.whole + weight * whole
+
+
 class DialogueWriter:
     """Async face of a ReplyWriter: `answer`, `fallback` and `recommendation` each return the Reply to
-    send (the generated text when it passed its check, else the extractive one it was given)."""
+    send (the generated text when it passed its check in time, else the extractive one it was given).
 
-    def __init__(self, writer: ReplyWriter, executor: Executor, *, languages: Sequence[str] = ("en",)) -> None:
+    Generation is shed before anything else: it is skipped when another generation is running or
+    queued ("busy": one model, one thread), when what it took lately does not fit the time left
+    ("budget"), and abandoned when the deadline passes mid-way ("deadline"); each is counted in
+    `skips`. `phrase_answers` False keeps quoted answers as they are (README: phrasing one quoted
+    sentence is not worth its cost), while fallbacks and suggestions are still written."""
+
+    def __init__(self, writer: ReplyWriter, executor: Executor, *, languages: Sequence[str] = ("en",),
+                 phrase_answers: bool = True, max_waiting: int = 0, skips: SkipCounters | None = None,
+                 progress: Progress | None = None) -> None:
         self.writer = writer
         self.executor = executor
         self.languages = tuple(languages)
+        self.phrase_answers = phrase_answers
+        # Generations allowed to wait behind the running one (0: only an idle generator is used).
+        self.max_waiting = max_waiting
+        self.skips = skips or SkipCounters()
+        self.progress = progress or Progress("generator")
+        self._active = 0  # generations running or queued on the executor (event loop only)
+        self._estimates: dict[str, _Estimate] = {}
+        self._cancels: set[threading.Event] = set()
 
     @property
     def available(self) -> bool:
@@ -46,70 +83,176 @@ class DialogueWriter:
         """Does the generator write replies to a message in this language?"""
         return self.available and detect_language(text) in self.languages
 
-    async def answer(self, question: str, reply: Reply, on_delta: OnDelta = None) -> Reply:
+    async def answer(self, question: str, reply: Reply, on_delta: OnDelta = None, deadline: Deadline | None = None) -> Reply:
         """Phrase a knowledge-base answer from its extracted answer and cited passage."""
-        if reply.kind != "answer" or not reply.sources or not self.writes(question):
+        if reply.kind != "answer" or not reply.sources or not self.phrase_answers or not self.writes(question):
             return reply
         extracted = reply.metadata.get("answer") if isinstance(reply.metadata.get("answer"), dict) else None
         answer = extracted.get("text", "") if extracted else reply.text
         start = extracted.get("start") if extracted else None
         passage = reply.sources[0].passage
-        done = await self._drive(
-            lambda: self.writer.stream_answer(question, answer, passage, answer_start=start), on_delta)
-        return self._merge(reply, done)
+        done, streamed = await self._drive(
+            "answer", lambda cancel: self.writer.stream_answer(question, answer, passage, answer_start=start, cancel=cancel),
+            on_delta, deadline)
+        return self._merge(reply, done, streamed)
 
-    async def fallback(self, question: str, reply: Reply, on_delta: OnDelta = None) -> Reply | None:
+    async def fallback(self, question: str, reply: Reply, on_delta: OnDelta = None, deadline: Deadline | None = None) -> Reply | None:
         """An honest "not found, shall I get a person?" written by the fine-tuned LM; None when the
-        generator is off, the language is not written, or the draft failed its check."""
+        generator is off, the language is not written, it was shed, or the draft failed its check."""
         if not self.writes(question):
             return None
-        done = await self._drive(lambda: self.writer.stream_fallback(question), on_delta)
-        if not done.reply.generated:  # (the rejected draft is logged and counted by the writer's stats)
+        done, streamed = await self._drive("fallback", lambda cancel: self.writer.stream_fallback(question, cancel=cancel),
+                                           on_delta, deadline)
+        if done is None or not done.reply.generated:  # (a rejected draft is logged and counted by the writer's stats)
             return None
         return Reply(done.reply.text, confidence=reply.confidence, kind="not_sure",
                      metadata={**reply.metadata, "phrasing": {"generated": True, "replaced": False}})
 
-    async def recommendation(self, request: str, found: Recommendations, on_delta: OnDelta = None) -> Reply:
-        """The suggestion for a request: the LM's introduction (when it passes) over catalog lines."""
+    async def recommendation(self, request: str, found: Recommendations, on_delta: OnDelta = None,
+                             deadline: Deadline | None = None) -> Reply:
+        """The suggestion for a request: the LM's introduction (when it passes in time) over catalog lines."""
         if not self.writes(request):
             return recommendation_reply(found)
-        done = await self._drive(lambda: self.writer.stream_recommendation(request, found), on_delta)
+        done, streamed = await self._drive(
+            "recommendation", lambda cancel: self.writer.stream_recommendation(request, found, cancel=cancel), on_delta, deadline)
+        if done is None:
+            return recommendation_reply(found, phrasing={"generated": False, "replaced": streamed})
         phrased = done.reply
         return recommendation_reply(found, phrased.text, {"generated": phrased.generated, "replaced": done.replace})
 
+    def busy(self) -> bool:
+        return self._active > self.max_waiting
+
+    def cancel_all(self) -> None:
+        """Stop every generation in flight at its next token (shutdown)."""
+        for cancel in list(self._cancels):
+            cancel.set()
+
     # ------------------------------------------------------------------ plumbing
 
-    def _merge(self, reply: Reply, done: ReplyDone) -> Reply:
+    def _merge(self, reply: Reply, done: ReplyDone | None, streamed: bool) -> Reply:
+        if done is None:  # shed or abandoned: the extractive reply, replacing whatever streamed
+            return reply.with_text(reply.text, phrasing={"generated": False, "replaced": streamed})
         phrased = done.reply
         if phrased.generated:
             return reply.with_text(phrased.text, phrasing={"generated": True, "replaced": False})
         # The extractive reply stands; `replaced` tells a streaming client to show it instead of the deltas.
         return reply.with_text(reply.text, phrasing={"generated": False, "replaced": done.replace})
 
-    async def _drive(self, start: Callable[[], Iterator[ReplyEvent]], on_delta: OnDelta) -> ReplyDone:
-        """Run a writer's event stream on the executor, passing deltas to `on_delta`, until ReplyDone.
+    def _fits(self, kind: str, deadline: Deadline | None) -> str | None:
+        """Why generation of `kind` must be skipped now, or None when it may run."""
+        if self.busy():
+            return "busy"
+        if deadline is None:
+            return None
+        estimate = self._estimates.get(kind)
+        if deadline.remaining() <= 0 or deadline.visible_remaining() <= 0:
+            return "budget"
+        if estimate is None:
+            return None  # never measured: try it, the deadline still bounds it
+        if deadline.streams:
+            needed, left = estimate.first_visible or estimate.whole, deadline.visible_remaining()
+            if estimate.whole is not None and estimate.whole > deadline.remaining():
+                return "budget"
+        else:
+            needed, left = estimate.whole, deadline.remaining()
+        return "budget" if needed is not None and needed > left else None
+
+    async def _drive(self, kind: str, start: Callable[[threading.Event], Iterator[ReplyEvent]], on_delta: OnDelta,
+                     deadline: Deadline | None) -> tuple[ReplyDone | None, bool]:
+        """Write one reply: (its final event, or None when it was skipped or abandoned; whether any
+        text streamed to `on_delta`).
+
+        One worker thread drives the whole event stream, start to end, and hands events to the loop
+        through a queue: the generator's lock is taken and released inside that one call, never held
+        across an await or between tasks (a stream paused between executor jobs, with one generation
+        thread, was the deadlock of two concurrent customers). When the deadline passes, `cancel`
+        stops generation at the next token; the caller does not wait for it.
+
         If `on_delta` fails (the customer went away), streaming stops but the reply is still written:
         it is stored in the conversation and shown when the customer comes back."""
+        reason = self._fits(kind, deadline)
+        if reason is not None:
+            self.skips.skipped("phrasing", reason)
+            return None, False
         loop = asyncio.get_running_loop()
-        events = await loop.run_in_executor(self.executor, start)
+        events: asyncio.Queue = asyncio.Queue()
+        cancel = threading.Event()
+
+        def post(item: object) -> None:
+            try:
+                loop.call_soon_threadsafe(events.put_nowait, item)
+            except RuntimeError:  # the loop is closed (shutdown): nobody is waiting any more
+                pass
+
+        def work() -> None:
+            stream = None
+            try:
+                if cancel.is_set():
+                    return  # abandoned while it queued: the model is never touched
+                stream = start(cancel)
+                for event in stream:
+                    post(event)
+                    if isinstance(event, ReplyDone) or cancel.is_set():
+                        return
+            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting side
+                post(exc)
+            finally:
+                if stream is not None and hasattr(stream, "close"):
+                    stream.close()
+                self.progress.finished()
+                post(_END)
+
+        self._active += 1
+        self._cancels.add(cancel)
+        self.progress.started()
+        self.skips.ran("phrasing")
+        started = loop.time()
+        first_visible: float | None = None
+        streamed = False
+        try:
+            loop.run_in_executor(self.executor, work)
+        except RuntimeError:  # the executor is shut down: the server is stopping
+            self._active -= 1
+            self._cancels.discard(cancel)
+            self.progress.finished()
+            self.skips.skipped("phrasing", "stopping")
+            return None, False
         try:
             while True:
-                event = await loop.run_in_executor(self.executor, next, events, None)
-                if event is None:
+                if deadline is None:
+                    timeout = None
+                else:
+                    timeout = deadline.remaining() if first_visible is not None else min(deadline.remaining(), deadline.visible_remaining())
+                    if timeout <= 0:
+                        self.skips.skipped("phrasing", "deadline")
+                        return None, streamed
+                try:
+                    item = await asyncio.wait_for(events.get(), timeout)
+                except asyncio.TimeoutError:
+                    self.skips.skipped("phrasing", "deadline")
+                    return None, streamed
+                if item is _END:
                     raise RuntimeError("the reply writer stopped without a final event")
-                if isinstance(event, ReplyDelta):
+                if isinstance(item, BaseException):
+                    raise item
+                if isinstance(item, ReplyDelta):
+                    if first_visible is None:
+                        first_visible = loop.time() - started
                     if on_delta is not None:
                         try:
-                            await on_delta(event.text)
+                            await on_delta(item.text)
+                            streamed = True
                         except Exception as exc:  # noqa: BLE001 - a lost stream must not lose the reply
                             log.info("streaming stopped (%s); the reply is still written", exc)
                             on_delta = None
                     continue
-                return event
+                self._estimates.setdefault(kind, _Estimate()).update(first_visible, loop.time() - started)
+                return item, streamed
         finally:
-            close = getattr(events, "close", None)
-            if close is not None:
-                await loop.run_in_executor(self.executor, close)
+            cancel.set()  # a no-op when the stream ended; else generation stops at its next token
+            self._cancels.discard(cancel)
+            self._active -= 1
 
 
 class Shopping:
@@ -126,7 +269,8 @@ class Shopping:
     def is_request(self, text: str) -> bool:
         return self.recommender.is_request(text)
 
-    async def suggest(self, request: str, slots: dict[str, Any], on_delta: OnDelta = None) -> Reply:
+    async def suggest(self, request: str, slots: dict[str, Any], on_delta: OnDelta = None,
+                      deadline: Deadline | None = None) -> Reply:
         """Candidates for `request` in the light of the conversation (products shown before, earlier
         requests), written up; the products shown are remembered in `slots`."""
         history = list(slots.get("shopping_requests", []))
@@ -136,7 +280,7 @@ class Shopping:
         like = shown[0] if shown and asks_for_similar(request) else None
         loop = asyncio.get_running_loop()
         found = await loop.run_in_executor(self.executor, lambda: self.recommender.run(request, history=history, similar_to=like))
-        reply = await self.writer.recommendation(request, found, on_delta) if self.writer else recommendation_reply(found)
+        reply = await self.writer.recommendation(request, found, on_delta, deadline) if self.writer else recommendation_reply(found)
         if found.products:
             slots["shown_products"] = [p.sku for p in found.products][:SHOWN_PRODUCTS]
         slots["shopping_requests"] = (history + [request])[-3:]

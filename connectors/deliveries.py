@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS channel_deliveries (
     text TEXT NOT NULL,  -- the customer's words; '' for a message an agent sends
     address TEXT NOT NULL,
     -- received → answered → sent; or silent (a person has the conversation), dropped (rate limit,
-    -- empty text), failed (the platform refused, or every retry failed)
+    -- empty text), failed (the platform refused, or every retry failed), expired (left unanswered
+    -- by a run that stopped, and past the reply window or the replay limit at the next start)
     status TEXT NOT NULL,
     reply TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
@@ -91,6 +92,12 @@ class DeliveryLog(SQLiteWorker):
     async def claim_due(self, limit: int = 50) -> list[Delivery]:
         """Answered deliveries whose next send is due, taken so that no other sweep sends them too."""
         return await self._run(self._claim_due, limit)
+
+    async def expire_unanswered(self, max_age_hours: float, keep: int) -> int:
+        """Mark as `expired` the unanswered deliveries older than `max_age_hours`, and all but the
+        newest `keep` of the rest: past a platform's reply window an answer is no use (an agent sees
+        them in the log). Returns how many were expired."""
+        return await self._run(self._expire_unanswered, max_age_hours, keep)
 
     async def unanswered(self) -> list[Delivery]:
         """Deliveries accepted but never answered: the process stopped mid-way. Called at start-up."""
@@ -183,10 +190,24 @@ class DeliveryLog(SQLiteWorker):
         rows = self.db.execute(f"SELECT {_COLUMNS} FROM channel_deliveries WHERE {where} ORDER BY delivery_id", args)
         return [_delivery(r) for r in rows]
 
+    def _expire_unanswered(self, max_age_hours: float, keep: int) -> int:
+        cutoff = datetime.fromtimestamp(utcnow().timestamp() - max_age_hours * 3600, timezone.utc).isoformat()
+        now = utcnow().isoformat()
+        with self.transaction() as db:
+            expired = db.execute(
+                "UPDATE channel_deliveries SET status = 'expired', last_error = 'not answered within the reply window', "
+                "updated_at = ? WHERE status = 'received' AND received_at < ?", (now, cutoff)).rowcount
+            expired += db.execute(
+                "UPDATE channel_deliveries SET status = 'expired', last_error = 'too many left unanswered at start-up', "
+                "updated_at = ? WHERE status = 'received' AND delivery_id NOT IN "
+                "(SELECT delivery_id FROM channel_deliveries WHERE status = 'received' ORDER BY delivery_id DESC LIMIT ?)",
+                (now, max(0, keep))).rowcount
+        return expired
+
     def _forget_before(self, days: float) -> int:
         # ISO-8601 UTC timestamps of one format compare correctly as text.
         cutoff = datetime.fromtimestamp(utcnow().timestamp() - days * 86400, timezone.utc).isoformat()
-        finished = "status IN ('sent', 'silent', 'dropped', 'failed') AND received_at < ?"
+        finished = "status IN ('sent', 'silent', 'dropped', 'failed', 'expired') AND received_at < ?"
         with self.transaction() as db:
             db.execute(
                 f"DELETE FROM channel_delivery_keys WHERE delivery_id IN (SELECT delivery_id FROM channel_deliveries WHERE {finished})",

@@ -40,6 +40,8 @@ class ChannelDispatcher:
         max_attempts: int = 8,
         max_concurrent: int = 16,
         keep_days: float = 30.0,
+        replay_limit: int = 100,
+        replay_max_age_hours: float = 24.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.handle = handle
@@ -49,6 +51,8 @@ class ChannelDispatcher:
         self.retry_seconds = retry_seconds
         self.max_attempts = max(1, max_attempts)
         self.keep_days = keep_days
+        self.replay_limit = replay_limit
+        self.replay_max_age_hours = replay_max_age_hours
         self.clock = clock
         self._limit = asyncio.Semaphore(max_concurrent)
         self._sender_locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
@@ -61,6 +65,12 @@ class ChannelDispatcher:
         forgotten = await self.deliveries.forget_before(self.keep_days)
         if forgotten:
             log.info("forgot %d channel deliveries older than %g days", forgotten, self.keep_days)
+        # Bounded: at most `replay_limit` deliveries, none older than the reply window. Each is answered
+        # as the message it was (same message id), so its customer turn is not stored a second time.
+        expired = await self.deliveries.expire_unanswered(self.replay_max_age_hours, self.replay_limit)
+        if expired:
+            log.warning("%d channel deliveries left unanswered by the last run were too old or too many to answer; "
+                        "marked expired", expired)
         for delivery in await self.deliveries.unanswered():
             log.info("answering %s delivery %d left unanswered by the last run", delivery.channel, delivery.delivery_id)
             self._spawn(self._answer(delivery.delivery_id, delivery.channel, delivery.sender, delivery.text, delivery.address))
@@ -110,7 +120,8 @@ class ChannelDispatcher:
         # One sender's messages are answered in the order they came; different senders in parallel.
         async with self._limit, self._sender_lock(channel, sender):
             try:
-                exchange = await self.handle(Message(channel=channel, sender=sender, text=text))
+                exchange = await self.handle(Message(channel=channel, sender=sender, text=text,
+                                                     message_id=delivery_message_id(delivery_id)))
             except TooManyRequests as exc:
                 log.warning("%s delivery %d dropped: %s", channel, delivery_id, exc.message)
                 await self.deliveries.finished(delivery_id, "dropped", exc.message)
@@ -172,6 +183,11 @@ class ChannelDispatcher:
 
     def _sender_lock(self, channel: str, sender: str) -> "_SenderLock":
         return _SenderLock(self._sender_locks, (channel, sender))
+
+
+def delivery_message_id(delivery_id: int) -> str:
+    """The conversation store's message id of a channel delivery: a replay finds the turn it stored."""
+    return f"delivery:{delivery_id}"
 
 
 class _SenderLock:

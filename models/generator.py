@@ -317,11 +317,16 @@ class CausalLMGenerator:
         top_p: float | None = None,
         stop: Sequence[str] | None = None,
         use_adapter: bool | None = None,
+        cancel: threading.Event | None = None,
     ) -> Iterator[str]:
-        """Pieces of the reply as they are decoded (joined, they are `generate(...).text` before stripping)."""
-        return self._stream(prompt, system, max_new_tokens, temperature, top_p, stop, use_adapter, {})
+        """Pieces of the reply as they are decoded (joined, they are `generate(...).text` before stripping).
 
-    def _stream(self, prompt, system, max_new_tokens, temperature, top_p, stop, use_adapter, info: dict) -> Iterator[str]:
+        `cancel`: once set (from any thread), generation stops before the next token and the model's
+        lock is released; a caller that gave up on the reply never leaves the model busy."""
+        return self._stream(prompt, system, max_new_tokens, temperature, top_p, stop, use_adapter, {}, cancel)
+
+    def _stream(self, prompt, system, max_new_tokens, temperature, top_p, stop, use_adapter, info: dict,
+                cancel: threading.Event | None = None) -> Iterator[str]:
         self.warm_up()
         ids, head = self.prompt_ids(prompt, system)
         stops = tuple(stop) if stop is not None else (() if has_chat_template(self.tokenizer) else PLAIN_STOP)
@@ -329,7 +334,7 @@ class CausalLMGenerator:
         info.update(prompt_tokens=len(ids), new_tokens=0, finish_reason="length")
         generated: list[int] = []
         sent = text = ""
-        tokens = self._tokens(ids, head, limit, temperature, top_p, use_adapter)
+        tokens = self._tokens(ids, head, limit, temperature, top_p, use_adapter, cancel)
         try:
             for token in tokens:
                 if not generated and "first_token_at" not in info:
@@ -360,8 +365,10 @@ class CausalLMGenerator:
         if len(text) > len(sent) and text.startswith(sent):
             yield text[len(sent):]
 
-    def _tokens(self, ids: list[int], head: int, limit: int, temperature, top_p, use_adapter) -> Iterator[int]:
-        """Token ids, one at a time: prefill (reusing the cached head), then one step per token."""
+    def _tokens(self, ids: list[int], head: int, limit: int, temperature, top_p, use_adapter,
+                cancel: threading.Event | None = None) -> Iterator[int]:
+        """Token ids, one at a time: prefill (reusing the cached head), then one step per token, until
+        `limit`, an end-of-turn token or `cancel`."""
         import contextlib
 
         import torch
@@ -381,6 +388,8 @@ class CausalLMGenerator:
                 logits, past = self._forward(ids[done:], past, keep_last=True)
                 generated: list[int] = []
                 for _ in range(limit):
+                    if cancel is not None and cancel.is_set():
+                        return
                     token = self._choose(logits, generated, temperature, top_p, generator)
                     generated.append(token)
                     yield token

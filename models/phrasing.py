@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
@@ -290,7 +291,7 @@ class ReplyWriter:
         return _last(self.stream_answer(question, answer, passage, answer_start=answer_start, max_new_tokens=max_new_tokens))
 
     def stream_answer(self, question: str, answer: str, passage: str, *, answer_start: int | None = None,
-                      max_new_tokens: int | None = None) -> Iterator[ReplyEvent]:
+                      max_new_tokens: int | None = None, cancel: threading.Event | None = None) -> Iterator[ReplyEvent]:
         context = answer_context(answer, passage, answer_start, self.context_chars)
         template = answer_template(answer, passage, answer_start)
         return self._guarded(
@@ -303,24 +304,27 @@ class ReplyWriter:
             max_new_tokens=max_new_tokens or (None if self.max_new_tokens else min(160, max(MAX_NEW_TOKENS["answer"], len(answer) // 3 + 16))),
             # One sentence: the reply ends with the first sentence that holds the answer.
             finished=lambda text: text if text.rstrip().endswith((".", "!", "?")) and answer_in(answer, text) else None,
+            cancel=cancel,
         )
 
     def write_fallback(self, question: str, *, max_new_tokens: int | None = None) -> Phrased:
         return _last(self.stream_fallback(question, max_new_tokens=max_new_tokens))
 
-    def stream_fallback(self, question: str, *, max_new_tokens: int | None = None) -> Iterator[ReplyEvent]:
+    def stream_fallback(self, question: str, *, max_new_tokens: int | None = None,
+                        cancel: threading.Event | None = None) -> Iterator[ReplyEvent]:
         attack = prompt_attack(question)
         if attack:
             return iter([ReplyDone(Phrased(REFUSALS[attack], False, (f"prompt attack: {attack}",), "refusal"), replace=True)])
         return self._guarded("fallback", fallback_messages(question), lambda text, partial: check_fallback(text, partial=partial),
-                             FALLBACK_TEMPLATE, use_adapter=True, max_new_tokens=max_new_tokens)
+                             FALLBACK_TEMPLATE, use_adapter=True, max_new_tokens=max_new_tokens, cancel=cancel)
 
     def write_recommendation(self, request: str, products: Any, *, catalog: Sequence[Any] | None = None,
                              max_new_tokens: int | None = None) -> Phrased:
         return _last(self.stream_recommendation(request, products, catalog=catalog, max_new_tokens=max_new_tokens))
 
     def stream_recommendation(self, request: str, products: Any, *, catalog: Sequence[Any] | None = None,
-                              max_new_tokens: int | None = None) -> Iterator[ReplyEvent]:
+                              max_new_tokens: int | None = None,
+                              cancel: threading.Event | None = None) -> Iterator[ReplyEvent]:
         """`products`: a bot.recommend.Recommendations, or the candidate Products themselves."""
         candidates = tuple(getattr(products, "products", products))
         template = recommendation_template(products)
@@ -339,6 +343,7 @@ class ReplyWriter:
             use_adapter=True,
             max_new_tokens=max_new_tokens,
             finished=_first_line,
+            cancel=cancel,
         ), candidates)
 
     @staticmethod
@@ -361,8 +366,10 @@ class ReplyWriter:
 
     def _guarded(self, kind: str, messages, check: Callable[[str, bool], GroundingResult], template: str, *,
                  use_adapter: bool, max_new_tokens: int | None,
-                 finished: Callable[[str], str | None] | None = None) -> Iterator[ReplyEvent]:
-        """`finished(text)`: the whole reply once `text` holds it (generation stops there), else None."""
+                 finished: Callable[[str], str | None] | None = None,
+                 cancel: threading.Event | None = None) -> Iterator[ReplyEvent]:
+        """`finished(text)`: the whole reply once `text` holds it (generation stops there), else None.
+        `cancel` set: generation stops at the next token and the template is the reply (not a failed check)."""
         limit = max_new_tokens or self.max_new_tokens or MAX_NEW_TOKENS[kind]
         if self.generator is not None:
             self.warm_up()
@@ -374,7 +381,8 @@ class ReplyWriter:
         failed: GroundingResult | None = None
         pieces = None
         try:
-            pieces = self.generator.stream(messages, max_new_tokens=limit, use_adapter=use_adapter)
+            options = {"cancel": cancel} if cancel is not None else {}
+            pieces = self.generator.stream(messages, max_new_tokens=limit, use_adapter=use_adapter, **options)
             for piece in pieces:
                 text += piece
                 shown = text.lstrip()
@@ -405,6 +413,9 @@ class ReplyWriter:
         finally:
             if pieces is not None and hasattr(pieces, "close"):
                 pieces.close()
+        if cancel is not None and cancel.is_set():
+            yield ReplyDone(Phrased(template, False, ("cancelled",), kind), replace=True)
+            return
         final = text.strip()
         result = failed or (check(final, False) if final else GroundingResult(False, ("empty reply",)))
         self.stats.record(kind, result, draft=final)
