@@ -35,6 +35,7 @@ SHOWN_PRODUCTS = 5
 
 
 _END = object()  # the worker's last word on the queue: the stream is over
+ESTIMATE_DECAY = 0.95  # per skip for budget: about 14 skips halve an estimate
 
 
 @dataclass(slots=True)
@@ -139,6 +140,14 @@ class DialogueWriter:
         # The extractive reply stands; `replaced` tells a streaming client to show it instead of the deltas.
         return reply.with_text(reply.text, phrasing={"generated": False, "replaced": done.replace})
 
+    def _abandoned(self, kind: str, first_visible: float | None, elapsed: float) -> None:
+        """Count a generation given up at its deadline; what it took so far is a lower bound of its cost."""
+        self.skips.skipped("phrasing", "deadline")
+        estimate = self._estimates.setdefault(kind, _Estimate())
+        estimate.first_visible = max(estimate.first_visible or 0.0, first_visible if first_visible is not None else elapsed)
+        estimate.whole = max(estimate.whole or 0.0, elapsed)
+        return None
+
     def _fits(self, kind: str, deadline: Deadline | None) -> str | None:
         """Why generation of `kind` must be skipped now, or None when it may run."""
         if self.busy():
@@ -152,11 +161,17 @@ class DialogueWriter:
             return None  # never measured: try it, the deadline still bounds it
         if deadline.streams:
             needed, left = estimate.first_visible or estimate.whole, deadline.visible_remaining()
-            if estimate.whole is not None and estimate.whole > deadline.remaining():
-                return "budget"
+            too_long = estimate.whole is not None and estimate.whole > deadline.remaining()
         else:
             needed, left = estimate.whole, deadline.remaining()
-        return "budget" if needed is not None and needed > left else None
+            too_long = False
+        if too_long or (needed is not None and needed > left):
+            # A stale estimate must not rule generation out for good: it shrinks with every skip,
+            # so a faster generator (or a quieter machine) gets tried again.
+            estimate.whole = estimate.whole * ESTIMATE_DECAY if estimate.whole is not None else None
+            estimate.first_visible = estimate.first_visible * ESTIMATE_DECAY if estimate.first_visible is not None else None
+            return "budget"
+        return None
 
     async def _drive(self, kind: str, start: Callable[[threading.Event], Iterator[ReplyEvent]], on_delta: OnDelta,
                      deadline: Deadline | None) -> tuple[ReplyDone | None, bool]:
@@ -225,13 +240,11 @@ class DialogueWriter:
                 else:
                     timeout = deadline.remaining() if first_visible is not None else min(deadline.remaining(), deadline.visible_remaining())
                     if timeout <= 0:
-                        self.skips.skipped("phrasing", "deadline")
-                        return None, streamed
+                        return self._abandoned(kind, first_visible, loop.time() - started), streamed
                 try:
                     item = await asyncio.wait_for(events.get(), timeout)
                 except asyncio.TimeoutError:
-                    self.skips.skipped("phrasing", "deadline")
-                    return None, streamed
+                    return self._abandoned(kind, first_visible, loop.time() - started), streamed
                 if item is _END:
                     raise RuntimeError("the reply writer stopped without a final event")
                 if isinstance(item, BaseException):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 import re
 from typing import Sequence
 
@@ -77,3 +79,44 @@ class ScriptedGenerator:
         for piece in self.pieces:
             self.taken += 1
             yield piece
+
+
+# A phrasing of "You can return most items within 30 days of delivery for a full refund." that passes its check.
+PHRASED_RETURNS = ("Good ", "news: ", "you ", "can ", "return ", "most ", "items ", "within ", "30 ", "days ", "of ",
+                   "delivery ", "for ", "a ", "full ", "refund.")
+
+
+class LockingGenerator:
+    """Like models.generator.CausalLMGenerator: the model's lock is held from the first token to the
+    last, and `cancel` stops it before the next token. `hang` blocks before the first token until
+    the test releases it (or the call is cancelled); `fail` raises mid-way."""
+
+    def __init__(self, *pieces: str, seconds_per_piece: float = 0.002, hang: bool = False, fail: bool = False) -> None:
+        self.pieces = pieces or PHRASED_RETURNS
+        self.seconds_per_piece = seconds_per_piece
+        self.hang = hang
+        self.fail = fail
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+        self.calls = 0
+        self.cancelled = 0
+        self.path, self.adapter, self.has_adapter = "fake://locking-generator", None, False
+
+    def warm_up(self) -> None:
+        pass
+
+    def stream(self, messages, *, max_new_tokens=None, use_adapter=None, cancel: threading.Event | None = None):
+        self.calls += 1
+        with self.lock:
+            for i, piece in enumerate(self.pieces):
+                while self.hang and not self.release.is_set():
+                    if cancel is not None and cancel.is_set():
+                        break
+                    time.sleep(0.005)
+                if cancel is not None and cancel.is_set():
+                    self.cancelled += 1
+                    return
+                if self.fail and i == 3:
+                    raise RuntimeError("CUDA out of memory")
+                time.sleep(self.seconds_per_piece)
+                yield piece

@@ -177,3 +177,17 @@ async def test_closing_twice_at_once_is_harmless(tmp_path):
     await store.open()
     await asyncio.gather(store.close(), store.close())
     await store.close()
+
+
+async def test_a_message_id_finds_the_customer_turn_and_the_reply_to_it(store):
+    conv = await store.conversation_for("telegram", "1111")
+    assert await store.find_message(conv.conversation_id, "delivery:7") is None
+    asked = await store.append(conv.conversation_id, "customer", "Do you ship to Canada?", message_id="delivery:7")
+    turn, reply = await store.find_message(conv.conversation_id, "delivery:7")
+    assert turn.turn_id == asked.turn_id and reply is None  # stored, not answered yet (a crash here)
+    await store.append(conv.conversation_id, "bot", "Yes, we ship to Canada.", {"kind": "answer"}, in_reply_to=asked.turn_id)
+    turn, reply = await store.find_message(conv.conversation_id, "delivery:7")
+    assert reply.text == "Yes, we ship to Canada." and reply.payload == {"kind": "answer"}
+    # The same id in another conversation is another message.
+    other = await store.conversation_for("telegram", "2222")
+    assert await store.find_message(other.conversation_id, "delivery:7") is None

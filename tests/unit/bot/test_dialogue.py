@@ -179,3 +179,53 @@ async def test_storage_failure_is_not_swallowed(tmp_path):
 
     with pytest.raises(StorageError):
         await DialogueService(store, answer).handle(message("Where is my order?"))
+
+
+async def test_the_same_message_id_is_answered_from_the_store_and_stored_once(store):
+    calls = []
+
+    async def answer(text: str) -> Reply:
+        calls.append(text)
+        return Reply("You have 30 days.", sources=(Source("returns.md", "Returns", "30 days", 0.8, ("Returns", "Window")),), confidence=0.8)
+
+    service = DialogueService(store, answer)
+    first = await service.handle(Message("telegram", "1111", "How long do I have to return?", message_id="delivery:1"))
+    again = await service.handle(Message("telegram", "1111", "How long do I have to return?", message_id="delivery:1"))
+    assert calls == ["How long do I have to return?"]
+    assert again.reply.text == first.reply.text and again.reply.sources == first.reply.sources
+    assert again.reply.kind == "answer" and again.reply.confidence == 0.8
+    history = await store.history(first.conversation.conversation_id)
+    assert [t.role for t in history] == ["customer", "bot"]
+
+
+async def test_a_message_stored_but_not_answered_is_answered_without_storing_it_again(store):
+    # What a crash between "customer turn committed" and "reply committed" leaves behind.
+    conversation = await store.conversation_for("telegram", "1111")
+    await store.append(conversation.conversation_id, "customer", "Where is my parcel?", message_id="delivery:9")
+
+    async def answer(text: str) -> Reply:
+        return Reply("It ships today.", confidence=0.9)
+
+    exchange = await DialogueService(store, answer).handle(Message("telegram", "1111", "Where is my parcel?", message_id="delivery:9"))
+    assert exchange.reply.text == "It ships today."
+    history = await store.history(conversation.conversation_id)
+    assert [(t.role, t.text) for t in history] == [("customer", "Where is my parcel?"), ("bot", "It ships today.")]
+
+
+async def test_retrieval_that_misses_the_deadline_gets_an_honest_reply_in_time(store):
+    import asyncio
+    import time
+
+    from bot.budget import Deadline
+    from bot.dialogue import TOO_SLOW
+
+    async def answer(text: str) -> Reply:
+        await asyncio.sleep(30)  # a stuck model
+        raise AssertionError("not reached")
+
+    started = time.monotonic()
+    exchange = await DialogueService(store, answer).handle(message("How long do refunds take?"), deadline=Deadline.after(0.2))
+    assert time.monotonic() - started < 2
+    assert exchange.reply.kind == "error" and exchange.reply.text == TOO_SLOW["en"]
+    history = await store.history(exchange.conversation.conversation_id)
+    assert [t.role for t in history] == ["customer", "bot"]  # stored, and told honestly

@@ -200,3 +200,32 @@ async def test_an_agent_message_goes_to_the_customers_last_address(dispatcher, c
     await dispatcher.drain()
     assert connector.sent[-1] == ({"chat": "new"}, "Sam here")
     assert (await log.all())[-1].status == "sent"
+
+
+async def test_start_up_replay_is_bounded_and_skips_what_is_past_the_reply_window(log, dialogue, connector):
+    for i in range(5):
+        await log.accept(inbound(f"pending {i}", f"p{i}", sender=f"s{i}"))
+    # The oldest one arrived two days ago: past a 24-hour reply window.
+    await log._run(lambda: log.db.execute(
+        "UPDATE channel_deliveries SET received_at = '2000-01-01T00:00:00+00:00' WHERE text = 'pending 0'"))
+    d = ChannelDispatcher(dialogue.handle, log, PlatformClient(), [connector], replay_limit=3, replay_max_age_hours=24)
+    await d.start()
+    await d.drain()
+    await d.stop()
+    assert sorted(dialogue.seen) == ["pending 2", "pending 3", "pending 4"]  # the newest three, once each
+    assert await statuses(log) == ["expired", "expired", "sent", "sent", "sent"]
+
+
+async def test_replayed_deliveries_carry_their_message_id(log, connector):
+    seen: list[str | None] = []
+
+    async def handle(message: Message) -> Exchange:
+        seen.append(message.message_id)
+        return Exchange(Conversation("c1", message.channel, message.sender, datetime.now(timezone.utc)), Reply("ok"))
+
+    delivery_id = await log.accept(inbound("left unanswered", "k1"))
+    d = ChannelDispatcher(handle, log, PlatformClient(), [connector])
+    await d.start()
+    await d.drain()
+    await d.stop()
+    assert seen == [f"delivery:{delivery_id}"]
