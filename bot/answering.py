@@ -6,9 +6,11 @@ quotes the store's documents, and below `min_confidence` it says it is not sure 
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -17,6 +19,8 @@ from bot.types import Passage, Reply, RetrievalFilters, ScoredPassage, Source
 from knowledge_base.retriever import HybridRetriever
 from knowledge_base.text import detect_language, split_sentences, tokenize
 from models.embedder import Embedder
+
+log = logging.getLogger(__name__)
 
 NOT_SURE = {
     "en": "I'm not sure I found the right answer to that. Could you rephrase your question? "
@@ -104,6 +108,46 @@ class ExtractiveAnswerer:
             _, top, group, sims = max(scored, key=lambda item: item[0])
             replies.append(self._reply(question, language, top, group, sims, retrieved[i]))
         return replies
+
+    def warm_up_sentences(self, cache_file: Path | None = None, batch_size: int = 256) -> int:
+        """Embed the sentences of every passage now, so no customer waits for a first look at a
+        passage. `cache_file` (an .npz next to the index, named by its generation) keeps them across
+        restarts; a missing, stale or unreadable file is rebuilt. Returns how many passages."""
+        passages = list(self.retriever.kb.passages.values())[: self.sentence_cache_size]
+        if cache_file is not None and cache_file.is_file():
+            try:
+                with np.load(cache_file, allow_pickle=False) as saved:
+                    ids, counts, vectors = saved["passage_ids"], saved["counts"], saved["vectors"]
+                groups = {p.passage_id: split_sentences(p.text) or [p.text] for p in passages}
+                offsets = np.concatenate([[0], np.cumsum(counts)])
+                loaded = {}
+                for pid, count, first in zip(ids.tolist(), counts.tolist(), offsets[:-1].tolist()):
+                    if pid in groups and len(groups[pid]) == count:
+                        loaded[pid] = (groups[pid], vectors[first: first + count])
+                with self._cache_lock:
+                    self._sentence_cache.update(loaded)
+            except (OSError, KeyError, ValueError) as exc:
+                log.warning("sentence vectors at %s unreadable (%s); rebuilding", cache_file, exc)
+        missing = [p for p in passages if p.passage_id not in self._sentence_cache]
+        for first in range(0, len(missing), batch_size):
+            self._embed_sentences(missing[first: first + batch_size])
+        if cache_file is not None and missing:
+            with self._cache_lock:
+                cached = [(pid, group, vectors) for pid, (group, vectors) in self._sentence_cache.items()]
+            try:
+                cache_file.parent.mkdir(parents=True, exist_ok=True)
+                partial = cache_file.with_name(cache_file.name + ".tmp")
+                with partial.open("wb") as fh:
+                    np.savez(fh, passage_ids=np.array([c[0] for c in cached], dtype=np.int64),
+                             counts=np.array([len(c[1]) for c in cached], dtype=np.int64),
+                             vectors=np.concatenate([c[2] for c in cached]).astype(np.float32))
+                partial.replace(cache_file)
+                for old in cache_file.parent.glob("sentence-vectors-*.npz"):
+                    if old != cache_file:  # an earlier generation's
+                        old.unlink(missing_ok=True)
+            except OSError as exc:  # a full disk costs the next start a rebuild, nothing more
+                log.warning("could not save sentence vectors to %s: %s", cache_file, exc)
+        return len(passages)
 
     def _embed_sentences(self, passages: Sequence[Passage]) -> None:
         """Embed the sentences of passages not seen before, in one batch.

@@ -286,6 +286,8 @@ def build_answerer(settings: Settings):
     answerer = ExtractiveAnswerer(
         retriever, embedder, min_confidence=settings.min_confidence, max_sentences=settings.max_answer_sentences, top_k=settings.retrieval_top_k
     )
+    # Every passage's sentences embedded before the first customer (cached next to the index).
+    answerer.warm_up_sentences(settings.index_dir / f"sentence-vectors-{kb.generation}.npz")
     reader_info: dict = {"enabled": False}
     if settings.reader_enabled:
         from bot.reading import LadderThresholds, ReadingAnswerer

@@ -42,7 +42,7 @@ class SentenceTransformerEmbedder:
     CACHE_MAX_CHARS = 1000
 
     def __init__(self, model_path: str | Path | None = None, batch_size: int = 32, device: str | None = None,
-                 cache_size: int = 4096) -> None:
+                 cache_size: int = 4096, runtime: str = "onnx", threads: int | None = None) -> None:
         self.model_path = Path(model_path) if model_path else None
         self.cache_size = cache_size
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -53,6 +53,15 @@ class SentenceTransformerEmbedder:
         self._model = None
         self._lock = threading.Lock()
         self.dimension = 0
+        # "onnx": ONNX Runtime on CPU (about 2x PyTorch's speed, same vectors); "torch" or any model
+        # ONNX cannot serve (another pooling, a GPU) runs on sentence-transformers. `runtime` then
+        # says which one runs, and `runtime_note` why it is not the one asked for.
+        self.runtime = runtime
+        self.runtime_note: str | None = None
+        self.threads = threads
+        self._session = None
+        self._tokenizer = None
+        self._max_seq_length = 256
 
     @property
     def model_name(self) -> str:
@@ -66,6 +75,8 @@ class SentenceTransformerEmbedder:
             path = self.model_path or default_embedder_path()
             if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
                 raise ModelLoadError(f"embedder model not found at {path} (no config.json or modules.json)", path=str(path))
+            if self.runtime == "onnx" and self._warm_up_onnx(path):
+                return
             try:
                 import torch
                 import transformers
@@ -80,6 +91,57 @@ class SentenceTransformerEmbedder:
             self.model_path = path
             self.dimension = int(model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else model.get_sentence_embedding_dimension())
             self._model = model
+            self.runtime = "torch"
+
+    def _warm_up_onnx(self, path: Path) -> bool:
+        """Serve the model with ONNX Runtime when it is a mean-pooled, normalised BERT-style model on
+        CPU; False (with `runtime_note`) when it is not, so the caller loads it in PyTorch."""
+        import json
+
+        from models import onnx_runtime
+
+        why = onnx_runtime.runtime_available()
+        try:
+            modules = [m.get("type", "").rsplit(".", 1)[-1] for m in json.loads((path / "modules.json").read_text())]
+            pooling = json.loads((path / "1_Pooling" / "config.json").read_text())
+        except (OSError, ValueError):
+            modules, pooling = [], {}
+        if why is None and modules != ["Transformer", "Pooling", "Normalize"]:
+            why = f"its modules are {modules or 'unknown'}, not Transformer, Pooling, Normalize"
+        if why is None and not pooling.get("pooling_mode_mean_tokens"):
+            why = "it does not pool by mean"
+        if why is None and self.device not in (None, "cpu"):
+            why = f"device {self.device}"
+        if why is None:
+            try:
+                import torch
+
+                if self.device is None and torch.cuda.is_available():
+                    why = "a GPU is present"
+            except ImportError:
+                pass
+        if why is None:
+            try:
+                from transformers import AutoTokenizer
+
+                session = onnx_runtime.OnnxSession(onnx_runtime.export(path, "encoder"), self.threads)
+                tokenizer = AutoTokenizer.from_pretrained(path)
+                config = json.loads((path / "sentence_bert_config.json").read_text()) if (path / "sentence_bert_config.json").is_file() else {}
+            except (ModelLoadError, OSError, ValueError) as exc:
+                why = str(getattr(exc, "message", exc))
+            else:
+                self._session, self._tokenizer = session, tokenizer
+                self._max_seq_length = int(config.get("max_seq_length", 256))
+                self.dimension = int(pooling.get("word_embedding_dimension") or 0)
+                self.model_path = path
+                self._model = session
+                self.runtime = "onnx"
+                return True
+        self.runtime_note = f"ONNX Runtime not used for {path}: {why}"
+        import logging
+
+        logging.getLogger(__name__).warning("%s; embedding with PyTorch", self.runtime_note)
+        return False
 
     def embed(self, texts: Sequence[str], batch_size: int | None = None, progress: bool = False) -> np.ndarray:
         if self._model is None:
@@ -107,6 +169,8 @@ class SentenceTransformerEmbedder:
         return np.stack([found[t] for t in texts])
 
     def _encode(self, texts: list[str], batch_size: int | None, progress: bool) -> np.ndarray:
+        if self._session is not None:
+            return self._encode_onnx(texts, batch_size or self.batch_size, progress)
         vectors = self._model.encode(
             texts,
             batch_size=batch_size or self.batch_size,
@@ -117,6 +181,30 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
+    def _encode_onnx(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
+        """Mean-pooled, unit-length vectors, as sentence-transformers computes them; texts are batched
+        by similar length so padding costs little."""
+        from models.onnx_runtime import length_buckets
+
+        lengths = [len(t) for t in texts]
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        batches = length_buckets(lengths, batch_size)
+        if progress:
+            from tqdm import tqdm
+
+            batches = tqdm(batches, desc="embedding", unit="batch")
+        for batch in batches:
+            encoding = self._tokenizer([texts[i] for i in batch], padding=True, truncation=True,
+                                       max_length=self._max_seq_length, return_tensors="np")
+            [hidden] = self._session.run(dict(encoding))
+            mask = encoding["attention_mask"][..., None].astype(np.float32)
+            pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+            pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+            out[batch] = pooled
+        return out
+
+
 def embedder_from_settings(settings) -> SentenceTransformerEmbedder:
     """The embedder the settings name (BOT_EMBEDDER_MODEL, BOT_EMBEDDER_BATCH_SIZE); not loaded yet."""
-    return SentenceTransformerEmbedder(settings.embedder_model or None, batch_size=settings.embedder_batch_size)
+    return SentenceTransformerEmbedder(settings.embedder_model or None, batch_size=settings.embedder_batch_size,
+                                       runtime=getattr(settings, "embedder_runtime", "onnx"))

@@ -66,6 +66,7 @@ class ExtractiveReader:
         device: str | None = None,
         quantize: bool = False,
         no_answer_bias: float = 0.0,
+        runtime: str = "torch",
     ) -> None:
         if max_seq_length < max_question_tokens + 16:
             raise ValueError(f"max_seq_length {max_seq_length} leaves no room for a passage after {max_question_tokens} question tokens")
@@ -84,6 +85,11 @@ class ExtractiveReader:
         # a reader trained on few unanswerable questions scores [CLS] too low, and this is the
         # calibrated correction (minus the SQuAD 2.0 best no-answer margin, see README).
         self.no_answer_bias = no_answer_bias
+        # "onnx": ONNX Runtime on CPU (same logits as PyTorch, checked at export); "torch" otherwise,
+        # and whenever ONNX cannot serve (a GPU, int8 through torch, onnxruntime missing).
+        self.runtime = runtime
+        self.runtime_note: str | None = None
+        self._session = None
         self.model = None
         self.tokenizer = None
         self._lock = threading.Lock()
@@ -107,6 +113,21 @@ class ExtractiveReader:
                 raise ModelLoadError(f"reader at {self.model_dir} needs a fast tokenizer (tokenizer.json) for character offsets",
                                      path=str(self.model_dir))
             self.device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+            if self.runtime == "onnx":
+                from models import onnx_runtime
+
+                why = onnx_runtime.runtime_available() or ("device " + self.device if self.device != "cpu" else None) \
+                    or ("int8 runs through PyTorch" if self.quantize else None)
+                if why is None:
+                    try:
+                        self._session = onnx_runtime.OnnxSession(onnx_runtime.export(self.model_dir, "question-answering"))
+                    except ModelLoadError as exc:
+                        why = exc.message
+                if self._session is not None:
+                    self.tokenizer, self.model = tokenizer, self._session
+                    return
+                self.runtime, self.runtime_note = "torch", f"ONNX Runtime not used for the reader: {why}"
+                log.warning("%s; reading with PyTorch", self.runtime_note)
             # Shipped weights are fp16 to halve their size; CPUs compute fp32 faster than fp16.
             model = model.float() if self.device == "cpu" else model
             model.to(self.device).eval()
@@ -171,20 +192,26 @@ class ExtractiveReader:
             return_overflowing_tokens=True,
             return_offsets_mapping=True,
             padding="longest",
-            return_tensors="pt",
+            return_tensors="np" if self._session is not None else "pt",
         )
-        rows = encoding.pop("overflow_to_sample_mapping").tolist()
+        rows = list(encoding.pop("overflow_to_sample_mapping").tolist())
         offsets = encoding.pop("offset_mapping").tolist()
         # 1 marks the passage's tokens: the only ones an answer may start or end on.
         context = np.array([[s == 1 for s in encoding.sequence_ids(i)] for i in range(len(rows))], dtype=bool)
         inputs = {k: v for k, v in encoding.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
         starts, ends = [], []
-        with torch.inference_mode():
+        if self._session is not None:
             for first in range(0, len(rows), self.batch_size):
-                batch = {k: v[first: first + self.batch_size].to(self.device) for k, v in inputs.items()}
-                output = self.model(**batch)
-                starts.append(output.start_logits.float().cpu().numpy())
-                ends.append(output.end_logits.float().cpu().numpy())
+                start, end = self._session.run({k: v[first: first + self.batch_size] for k, v in inputs.items()})
+                starts.append(start)
+                ends.append(end)
+        else:
+            with torch.inference_mode():
+                for first in range(0, len(rows), self.batch_size):
+                    batch = {k: v[first: first + self.batch_size].to(self.device) for k, v in inputs.items()}
+                    output = self.model(**batch)
+                    starts.append(output.start_logits.float().cpu().numpy())
+                    ends.append(output.end_logits.float().cpu().numpy())
         start_logits, end_logits = np.concatenate(starts), np.concatenate(ends)
         out = []
         for w, row in enumerate(rows):
@@ -279,4 +306,5 @@ def reader_from_settings(settings, model_dir: str | Path | None = None) -> Extra
         batch_size=settings.reader_batch_size,
         quantize=settings.reader_quantize,
         no_answer_bias=-settings.reader_no_answer_margin,
+        runtime=getattr(settings, "reader_runtime", "torch"),
     )

@@ -20,7 +20,11 @@ RETURN_QUESTION = "How many days do I have to return an item?"
 
 @pytest.fixture
 async def client(aiohttp_client, data_dir, sample_answerer, sample_writer, sample_recommender):
-    app = create_app(Settings(data_dir=data_dir), answerer=sample_answerer, writer=sample_writer, recommender=sample_recommender)
+    # Phrasing on and budgets wide: these tests are about what the generator writes and streams, not
+    # about shedding it (tests/integration/test_concurrency.py is).
+    settings = Settings(data_dir=data_dir, phrase_answers=True, reply_budget_rest_seconds=120.0,
+                        reply_budget_widget_first_visible_seconds=120.0, reply_budget_widget_seconds=120.0)
+    app = create_app(settings, answerer=sample_answerer, writer=sample_writer, recommender=sample_recommender)
     return await aiohttp_client(app)
 
 

@@ -1,0 +1,196 @@
+"""ONNX Runtime for the BERT-family encoders (the embedder, the reader): faster than PyTorch on CPU.
+
+A checkpoint directory is exported once with torch's exporter (eager attention, dynamic batch and
+sequence axes) into a cache shared by every data directory and process:
+`$BOT_ONNX_CACHE`, else `$XDG_CACHE_HOME/storebot/onnx`, else `~/.cache/storebot/onnx`. The file's
+name carries a hash of the checkpoint's weights and of torch's and transformers' versions, so a new
+checkpoint or library exports afresh; a file lock keeps two processes from exporting at once, and an
+export lands under its final name only when complete. Export needs `onnxscript`; running needs only
+`onnxruntime`. When either is missing or the export fails, callers fall back to PyTorch (and say so).
+
+The exported graph is checked against PyTorch on a sample before it is first used: a graph that does
+not reproduce the checkpoint's outputs is an error, never a silent change of answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Literal, Sequence
+
+import numpy as np
+
+from bot.errors import ModelLoadError
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["encoder", "question-answering"]
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+OPSET = 18
+# Largest difference from PyTorch's outputs accepted on the check sample.
+TOLERANCE = 1e-3
+_export_lock = threading.Lock()
+
+
+def onnx_cache_dir() -> Path:
+    configured = os.environ.get("BOT_ONNX_CACHE")
+    if configured:
+        return Path(configured).expanduser()
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "storebot" / "onnx"
+
+
+def runtime_available() -> str | None:
+    """None when ONNX Runtime can run here, else why not."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return "onnxruntime is not installed"
+    return None
+
+
+def _weights_digest(model_dir: Path) -> str:
+    digest = hashlib.sha256()
+    for name in ("model.safetensors", "pytorch_model.bin", "config.json"):
+        path = model_dir / name
+        if path.is_file():
+            with path.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+    for package in ("torch", "transformers"):
+        digest.update(importlib.metadata.version(package).encode())
+    return digest.hexdigest()[:16]
+
+
+def exported_path(model_dir: Path, kind: Kind) -> Path:
+    return onnx_cache_dir() / f"{model_dir.name}-{kind}-{_weights_digest(model_dir)}.onnx"
+
+
+def export(model_dir: str | Path, kind: Kind) -> Path:
+    """The ONNX file of `model_dir` (exported now if the cache has none). ModelLoadError on failure."""
+    model_dir = Path(model_dir)
+    target = exported_path(model_dir, kind)
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with _export_lock, _file_lock(target.with_suffix(".lock")):
+        if target.is_file():  # another process exported it while we waited
+            return target
+        log.info("exporting %s (%s) to ONNX at %s; once per checkpoint", model_dir, kind, target)
+        partial = target.with_name(target.name + ".partial")
+        try:
+            _export(model_dir, kind, partial)
+            partial.replace(target)
+        except ModelLoadError:
+            raise
+        except Exception as exc:  # the exporter raises many kinds of errors
+            raise ModelLoadError(f"could not export {model_dir} to ONNX: {type(exc).__name__}: {exc}", path=str(model_dir)) from None
+        finally:
+            partial.unlink(missing_ok=True)
+            for extra in target.parent.glob(partial.name + "*"):
+                extra.unlink(missing_ok=True)
+    return target
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path):
+    import fcntl
+
+    with path.open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _load_torch(model_dir: Path, kind: Kind):
+    from transformers import AutoModel, AutoModelForQuestionAnswering
+
+    cls = AutoModelForQuestionAnswering if kind == "question-answering" else AutoModel
+    # Eager attention: the SDPA path's mask handling does not survive export.
+    return cls.from_pretrained(model_dir, attn_implementation="eager").float().eval()
+
+
+def _export(model_dir: Path, kind: Kind, out: Path) -> None:
+    import warnings
+
+    import torch
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = _load_torch(model_dir, kind)
+
+    class Graph(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            output = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+            if kind == "question-answering":
+                return output.start_logits, output.end_logits
+            return output.last_hidden_state
+
+    sample = tokenizer(["How long do I have to return an item?", "Do you ship to Canada?"],
+                       ["You have 30 days from delivery.", "Yes, we ship to Canada and Europe."],
+                       padding=True, return_tensors="pt")
+    args = tuple(sample.get(name, torch.zeros_like(sample["input_ids"])) for name in INPUTS)
+    batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
+    outputs = ["start_logits", "end_logits"] if kind == "question-answering" else ["last_hidden_state"]
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Graph(), args, str(out), input_names=list(INPUTS), output_names=outputs, opset_version=OPSET,
+                          dynamo=True, dynamic_shapes={name: {0: batch, 1: sequence} for name in INPUTS}, verbose=False,
+                          external_data=False)  # one self-contained file (these models are far below 2 GB)
+    # Same outputs as PyTorch on a batch of another shape than the export's sample, or no file at all.
+    check = tokenizer(["Can I pay with PayPal or a gift card?", "hi", "What is the warranty on laptops and phones?"],
+                      ["PayPal, Visa, Mastercard and gift cards are accepted at checkout.", "hello", "Two years."],
+                      padding=True, return_tensors="pt")
+    feed = {name: check.get(name, torch.zeros_like(check["input_ids"])) for name in INPUTS}
+    with torch.no_grad():
+        expected = Graph()(*feed.values())
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    session = OnnxSession(out, threads=1)
+    got = session.run({k: v.numpy() for k, v in feed.items()})
+    mask = feed["attention_mask"].numpy().astype(bool)
+    for want, have in zip(expected, got):
+        want = want.numpy()
+        difference = float(np.abs(want - have)[mask].max())
+        if not difference <= TOLERANCE:
+            raise ModelLoadError(f"the ONNX export of {model_dir} differs from PyTorch by {difference:.3g}", path=str(model_dir))
+
+
+class OnnxSession:
+    """One ONNX Runtime session; `run` is safe to call from several threads at once."""
+
+    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # a truncated or foreign file
+            raise ModelLoadError(f"ONNX model at {path} could not be loaded: {exc}", path=str(path)) from None
+        self.inputs = [i.name for i in self.session.get_inputs()]
+        self.path = Path(path)
+
+    def run(self, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        arrays = {name: np.ascontiguousarray(feed[name], dtype=np.int64) if name in feed
+                  else np.zeros_like(feed["input_ids"], dtype=np.int64) for name in self.inputs}
+        return self.session.run(None, arrays)
+
+
+def length_buckets(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length (longest first), so padding stays small."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    return [order[i: i + batch_size] for i in range(0, len(order), batch_size)]
