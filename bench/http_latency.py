@@ -53,14 +53,16 @@ QUESTIONS = [
 ]
 OPENERS = ["", "Hi, ", "Hello, ", "Quick question: ", "Please tell me: ", "Excuse me, ", "Hey there, ",
            "Good morning, ", "Hi again, ", "One more thing: ", "Hello team, ", "Sorry to bother you, "]
+CONTEXTS = ["", " I ordered last week.", " It's for a gift.", " I'm in a hurry.", " I'm a new customer.",
+            " Asking for my mom.", " This is my first order.", " Just checking."]
 CLOSERS = ["", " Thanks.", " Thank you!", " Cheers.", " Thanks a lot.", " Many thanks.", " Thx", " Please.",
            " Thanks in advance.", " Appreciate it."]
 
 
 def unique_questions():
-    """Differently worded messages (16 x 12 x 10 = 1,920 before any repeats)."""
-    for closer, opener, question in itertools.product(CLOSERS, OPENERS, QUESTIONS):
-        text = opener + question + closer
+    """Differently worded messages (16 x 12 x 8 x 10 = 15,360 before any repeats)."""
+    for closer, context, opener, question in itertools.product(CLOSERS, CONTEXTS, OPENERS, QUESTIONS):
+        text = opener + question + context + closer
         yield text[0].upper() + text[1:]
 
 

@@ -37,6 +37,7 @@ DEFAULT_ADAPTER = Path(__file__).resolve().parent / "checkpoints" / "lm"
 # Plain prompts (a tokenizer without a chat template, e.g. GPT-2) are rendered with these roles.
 PLAIN_ROLES = {"system": "", "user": "Customer:", "assistant": "Assistant:"}
 PLAIN_STOP = ("\nCustomer:", "\nAssistant:")
+DTYPES = ("float32", "float16", "bfloat16")
 # Prefix caches kept (one per distinct system message and adapter state).
 PREFIX_CACHE_SIZE = 8
 
@@ -191,6 +192,7 @@ class CausalLMGenerator:
         threads: int | None = None,
         quantize: bool = False,
         merge_adapter: bool = False,
+        dtype: str = "float32",
         seed: int | None = None,
     ) -> None:
         self.model_name = model
@@ -209,6 +211,11 @@ class CausalLMGenerator:
         # (peft does, exactly), and the next call with it merges again.
         self.merge_adapter = merge_adapter
         self._merged = False
+        # Weights' precision for inference. On CPU, generation is bound by memory bandwidth, so half
+        # precision (float16) reads half the bytes per token: about twice as fast, half the memory.
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+        self.dtype = dtype
         self.seed = seed
         self.source: GeneratorSource | None = None
         self.model = None
@@ -241,11 +248,12 @@ class CausalLMGenerator:
             self.source = source
             tokenizer, model = load_causal_lm(source)
             self.device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-            model = model.float() if self.device == "cpu" else model
             if self.adapter is not None:
                 model = attach_adapter(model, self.adapter)
                 self.has_adapter = True
-            model.to(self.device).eval()
+            # int8 dynamic quantisation takes float32 weights.
+            dtype = torch.float32 if self.quantize and self.device == "cpu" else getattr(torch, self.dtype)
+            model.to(device=self.device, dtype=dtype).eval()
             if self.quantize and self.device == "cpu":
                 from models.reader import _quantize_dynamic_int8
 
@@ -521,4 +529,5 @@ def generator_from_settings(settings, model: str | Path | None = None) -> Causal
         threads=getattr(settings, "generator_threads", 0) or None,
         quantize=bool(getattr(settings, "generator_quantize", False)),
         merge_adapter=bool(getattr(settings, "generator_merge_adapter", True)),
+        dtype=getattr(settings, "generator_dtype", "float32") or "float32",
     )

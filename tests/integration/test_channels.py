@@ -352,3 +352,36 @@ async def test_a_conversation_with_a_person_gets_no_bot_reply(client, platform):
 async def test_health_lists_the_enabled_channels(client):
     health = await (await client.get("/health")).json()
     assert health["channels"] == ["rest", "web", "telegram", "slack", "whatsapp", "messenger"]
+
+
+async def test_a_restart_answers_each_pending_delivery_once(aiohttp_client, settings, sample_answerer, sample_intents, platform):
+    """A run stopped (killed, or hung as the old server did) after accepting three Telegram messages:
+    one whose customer turn it had stored, two it had only logged. The next start answers each once,
+    stores each customer turn once, and sends each reply once."""
+    from bot.conversations import SQLiteConversationStore
+    from connectors.base import InboundMessage
+    from connectors.deliveries import DeliveryLog
+    from connectors.dispatch import delivery_message_id
+
+    questions = ["How many days do I have to return an item?", "Do you ship to Canada?", "Can I pay with PayPal?"]
+    log = DeliveryLog(settings.database_path)
+    store = SQLiteConversationStore(settings.database_path)
+    await log.open()
+    await store.open()
+    ids = [await log.accept(InboundMessage("telegram", "1111111", q, (f"update:{20000 + i}",), {"chat_id": 1111111}))
+           for i, q in enumerate(questions)]
+    conversation = await store.conversation_for("telegram", "1111111")
+    await store.append(conversation.conversation_id, "customer", questions[0], {"channel": "telegram"},
+                       message_id=delivery_message_id(ids[0]))
+    await store.close()
+    await log.close()
+
+    for restart in range(2):  # and a second restart finds nothing left to do
+        client = await aiohttp_client(create_app(settings, answerer=sample_answerer, intents=sample_intents))
+        await client.app[CHANNEL_DISPATCHER].drain()
+        turns = await stored_turns(client, "telegram", "1111111")
+        assert [t.text for t in turns if t.role == "customer"] == questions
+        assert [t.role for t in turns].count("bot") == 3
+        await client.close()
+    sent = [call.json["text"] for call in platform.calls]
+    assert len(sent) == 3 and "30 days" in sent[0] and "Canada" in sent[1] and "PayPal" in sent[2]
