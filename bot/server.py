@@ -136,14 +136,15 @@ def _answer_pipeline(answerer: BatchAnswerer | None, intents: BatchIntentClassif
         skips = SkipCounters()
         app[SKIPS] = skips
         generation_progress = Progress("generator")
+        batcher = MicroBatcher(pipeline.answer_many, executor, max_batch=16, progress=Progress("answers"))
+        await batcher.start()
         dialogue_writer = DialogueWriter(
             reply_writer, generation, languages=_languages(settings.generator_languages),
             phrase_answers=settings.phrase_answers, max_waiting=settings.generation_max_waiting,
             skips=skips, progress=generation_progress,
+            under_load=lambda: batcher.backlog >= settings.shed_generation_backlog > 0,
         ) if reply_writer is not None else None
         shopping = Shopping(products, executor, dialogue_writer) if products is not None else None
-        batcher = MicroBatcher(pipeline.answer_many, executor, max_batch=16, progress=Progress("answers"))
-        await batcher.start()
         stages = [batcher.progress, generation_progress]
         intent_batcher = None
         understand = None

@@ -108,6 +108,9 @@ class Settings:
     phrase_answers: bool = False
     # Generations that may queue behind the running one; past it, generation is skipped ("busy").
     generation_max_waiting: int = 0
+    # Skip generation while this many questions wait for (or are in) the answer pipeline: generation
+    # shares the CPU with answering, and answers come first. 0: never skip for load.
+    shed_generation_backlog: int = 8
     # /health turns "degraded" (HTTP 503) when the answer pipeline has had work waiting this long
     # without finishing anything.
     watchdog_stall_seconds: float = 15.0

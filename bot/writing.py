@@ -56,14 +56,14 @@ class DialogueWriter:
     send (the generated text when it passed its check in time, else the extractive one it was given).
 
     Generation is shed before anything else: it is skipped when another generation is running or
-    queued ("busy": one model, one thread), when what it took lately does not fit the time left
-    ("budget"), and abandoned when the deadline passes mid-way ("deadline"); each is counted in
-    `skips`. `phrase_answers` False keeps quoted answers as they are (README: phrasing one quoted
+    queued ("busy": one model, one thread), while the answer pipeline has a backlog ("load"), when
+    what it took lately does not fit the time left ("budget"), and abandoned when the deadline passes
+    mid-way ("deadline"); each is counted in `skips`. `phrase_answers` False keeps quoted answers as they are (README: phrasing one quoted
     sentence is not worth its cost), while fallbacks and suggestions are still written."""
 
     def __init__(self, writer: ReplyWriter, executor: Executor, *, languages: Sequence[str] = ("en",),
                  phrase_answers: bool = True, max_waiting: int = 0, skips: SkipCounters | None = None,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, under_load: Callable[[], bool] | None = None) -> None:
         self.writer = writer
         self.executor = executor
         self.languages = tuple(languages)
@@ -72,6 +72,9 @@ class DialogueWriter:
         self.max_waiting = max_waiting
         self.skips = skips or SkipCounters()
         self.progress = progress or Progress("generator")
+        # True while the answer pipeline has a backlog: generation shares the CPU with it, so it is
+        # shed first ("load"), before any customer waits longer for an answer.
+        self.under_load = under_load or (lambda: False)
         self._active = 0  # generations running or queued on the executor (event loop only)
         self._estimates: dict[str, _Estimate] = {}
         self._cancels: set[threading.Event] = set()
@@ -152,6 +155,8 @@ class DialogueWriter:
         """Why generation of `kind` must be skipped now, or None when it may run."""
         if self.busy():
             return "busy"
+        if self.under_load():
+            return "load"
         if deadline is None:
             return None
         estimate = self._estimates.get(kind)

@@ -140,3 +140,15 @@ async def test_cancel_all_stops_generations_in_flight(one_thread):
     writer.cancel_all()
     [reply] = await bounded(task)
     assert reply.text == ANSWER and generator.cancelled == 1
+
+
+async def test_generation_is_shed_while_the_answer_pipeline_has_a_backlog(one_thread):
+    generator = LockingGenerator()
+    skips = SkipCounters()
+    backlog = {"questions": 12}
+    writer = writer_for(generator, one_thread, skips=skips, under_load=lambda: backlog["questions"] >= 8)
+    [shed] = await bounded(writer.answer("Can I return it?", EXTRACTIVE))
+    assert shed.text == ANSWER and generator.calls == 0 and skips.snapshot()["phrasing"]["load"] == 1
+    backlog["questions"] = 0
+    [phrased] = await bounded(writer.answer("Can I return it?", EXTRACTIVE))
+    assert phrased.metadata["phrasing"]["generated"] and generator.calls == 1
