@@ -250,10 +250,12 @@ class DialogueWriter:
                     item = await asyncio.wait_for(events.get(), timeout)
                 except asyncio.TimeoutError:
                     return self._abandoned(kind, first_visible, loop.time() - started), streamed
-                if item is _END:
-                    raise RuntimeError("the reply writer stopped without a final event")
-                if isinstance(item, BaseException):
-                    raise item
+                if item is _END or isinstance(item, BaseException):
+                    # A writer that broke costs this reply its phrasing, never the answer.
+                    log.error("generation of a %s failed; the extractive reply is sent: %s", kind,
+                              "stopped without a final event" if item is _END else f"{type(item).__name__}: {item}")
+                    self.skips.skipped("phrasing", "failed")
+                    return None, streamed
                 if isinstance(item, ReplyDelta):
                     if first_visible is None:
                         first_visible = loop.time() - started

@@ -152,3 +152,14 @@ async def test_generation_is_shed_while_the_answer_pipeline_has_a_backlog(one_th
     backlog["questions"] = 0
     [phrased] = await bounded(writer.answer("Can I return it?", EXTRACTIVE))
     assert phrased.metadata["phrasing"]["generated"] and generator.calls == 1
+
+
+async def test_a_writer_that_breaks_outside_its_guard_costs_only_the_phrasing(one_thread):
+    class Broken(ReplyWriter):
+        def stream_answer(self, *args, **kwargs):
+            raise MemoryError("no memory for the prompt")
+
+    skips = SkipCounters()
+    writer = DialogueWriter(Broken(LockingGenerator(), stats=GroundingStats()), one_thread, skips=skips)
+    [reply] = await bounded(writer.answer("Can I return it?", EXTRACTIVE))
+    assert reply.text == ANSWER and skips.snapshot()["phrasing"]["failed"] == 1
