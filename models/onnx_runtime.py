@@ -77,7 +77,14 @@ def export(model_dir: str | Path, kind: Kind) -> Path:
     target = exported_path(model_dir, kind)
     if target.is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return _export_locked(model_dir, kind, target)
+    except OSError as exc:  # a read-only or full cache: the caller falls back to PyTorch
+        raise ModelLoadError(f"cannot write the ONNX cache at {target.parent}: {exc}", path=str(target.parent)) from None
+
+
+def _export_locked(model_dir: Path, kind: Kind, target: Path) -> Path:
     with _export_lock, _file_lock(target.with_suffix(".lock")):
         if target.is_file():  # another process exported it while we waited
             return target

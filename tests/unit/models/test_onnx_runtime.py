@@ -67,3 +67,12 @@ def test_a_broken_onnx_file_is_a_model_load_error_naming_it(tmp_path):
 
 def test_length_buckets_group_similar_lengths():
     assert onnx_runtime.length_buckets([3, 50, 4, 48, 10], 2) == [[1, 3], [4, 2], [0]]
+
+
+def test_an_unwritable_cache_falls_back_to_pytorch(tiny_checkpoint, tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    monkeypatch.setenv("BOT_ONNX_CACHE", str(blocker / "onnx"))
+    reader = ExtractiveReader(tiny_checkpoint, runtime="onnx", max_seq_length=96, max_question_tokens=16)
+    reader.warm_up()
+    assert reader.runtime == "torch" and "cannot write the ONNX cache" in reader.runtime_note
