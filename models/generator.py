@@ -471,6 +471,13 @@ def load_causal_lm(source: GeneratorSource, *, dtype=None):
         raise ModelLoadError(f"no generator checkpoint at {where} (config.json missing)", path=where)
     kwargs: dict = {"dtype": dtype or torch.float32}
     if source.gguf_file:
+        converted = _converted_gguf(path / source.gguf_file)
+        if converted is not None:
+            try:
+                return (AutoTokenizer.from_pretrained(converted),
+                        AutoModelForCausalLM.from_pretrained(converted, dtype=dtype or torch.float32))
+            except Exception as exc:  # a damaged cache entry: convert again from the GGUF file
+                log.warning("converted generator at %s unreadable (%s); converting %s again", converted, exc, where)
         from transformers import GgufConfig
 
         # Unpacked to plain float weights: trainable, and on CPU as fast as packed without kernels.
@@ -488,7 +495,53 @@ def load_causal_lm(source: GeneratorSource, *, dtype=None):
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
         model.is_quantized = False
+        _save_converted(path / source.gguf_file, tokenizer, model)
     return tokenizer, model
+
+
+def _conversion_dir(gguf: Path) -> Path:
+    """Where the GGUF file's plain checkpoint is kept: next to the ONNX exports, named by a hash of
+    the file (its size, time and first and last MiB) and of the transformers version."""
+    import hashlib
+    import importlib.metadata
+
+    from models.onnx_runtime import onnx_cache_dir
+
+    stat = gguf.stat()
+    digest = hashlib.sha256(f"{stat.st_size}:{stat.st_mtime_ns}:{importlib.metadata.version('transformers')}".encode())
+    with gguf.open("rb") as fh:
+        digest.update(fh.read(1 << 20))
+        fh.seek(max(0, stat.st_size - (1 << 20)))
+        digest.update(fh.read(1 << 20))
+    return onnx_cache_dir().parent / "generators" / f"{gguf.stem}-{digest.hexdigest()[:16]}"
+
+
+def _converted_gguf(gguf: Path) -> Path | None:
+    try:
+        directory = _conversion_dir(gguf)
+    except OSError:
+        return None
+    return directory if (directory / "config.json").is_file() else None
+
+
+def _save_converted(gguf: Path, tokenizer, model) -> None:
+    """Keep the dequantised GGUF model as a plain checkpoint: reading GGUF costs ~45 s at every start
+    on 2 cores (transformers parses the file three times), the checkpoint about 2 s. Best effort:
+    a cache that cannot be written costs the next start the conversion again, nothing else."""
+    import shutil
+
+    try:
+        target = _conversion_dir(gguf)
+        partial = target.with_name(target.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        model.save_pretrained(partial)
+        tokenizer.save_pretrained(partial)
+        if target.exists():
+            shutil.rmtree(partial, ignore_errors=True)
+        else:
+            partial.rename(target)  # complete or absent: a crash leaves only the .partial directory
+    except Exception as exc:  # noqa: BLE001 - disk full, read-only cache, a save error: all only cost speed
+        log.warning("could not keep the converted generator (%s); the next start converts %s again", exc, gguf)
 
 
 def attach_adapter(model, adapter: Path, *, trainable: bool = False):

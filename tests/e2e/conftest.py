@@ -26,7 +26,7 @@ returning an object with ``start()``, ``stop()``, ``restart()``, ``url``, ``cann
 Other knobs (environment variables):
 
 * ``BOT_CHROMIUM``              Chromium executable (default ``/usr/bin/chromium``)
-* ``BOT_E2E_STARTUP_TIMEOUT``   seconds to wait for the server to serve ``/`` (default 60)
+* ``BOT_E2E_STARTUP_TIMEOUT``   seconds to wait for the server to serve ``/`` (default 240: a first start converts the GGUF generator and exports ONNX models)
 * ``BOT_E2E_ANSWER_TIMEOUT``    seconds to wait for a bot answer (default 30)
 * ``BOT_E2E_QUESTION``          a question the server answers with sources
                                 (default "What is your return policy?")
@@ -64,7 +64,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-STARTUP_TIMEOUT_S = float(os.environ.get("BOT_E2E_STARTUP_TIMEOUT", "60"))
+STARTUP_TIMEOUT_S = float(os.environ.get("BOT_E2E_STARTUP_TIMEOUT", "240"))
 
 
 def free_port(host: str = "127.0.0.1") -> int:
