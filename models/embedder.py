@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -10,6 +11,8 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from bot.errors import ModelLoadError
+
+log = logging.getLogger(__name__)
 
 
 class Embedder(Protocol):
@@ -100,7 +103,7 @@ class SentenceTransformerEmbedder:
 
         from models import onnx_runtime
 
-        why = onnx_runtime.runtime_available()
+        why = onnx_runtime.unavailable_reason(self.device)
         try:
             modules = [m.get("type", "").rsplit(".", 1)[-1] for m in json.loads((path / "modules.json").read_text())]
             pooling = json.loads((path / "1_Pooling" / "config.json").read_text())
@@ -110,16 +113,6 @@ class SentenceTransformerEmbedder:
             why = f"its modules are {modules or 'unknown'}, not Transformer, Pooling, Normalize"
         if why is None and not pooling.get("pooling_mode_mean_tokens"):
             why = "it does not pool by mean"
-        if why is None and self.device not in (None, "cpu"):
-            why = f"device {self.device}"
-        if why is None:
-            try:
-                import torch
-
-                if self.device is None and torch.cuda.is_available():
-                    why = "a GPU is present"
-            except ImportError:
-                pass
         if why is None:
             try:
                 from transformers import AutoTokenizer
@@ -138,9 +131,7 @@ class SentenceTransformerEmbedder:
                 self.runtime = "onnx"
                 return True
         self.runtime_note = f"ONNX Runtime not used for {path}: {why}"
-        import logging
-
-        logging.getLogger(__name__).warning("%s; embedding with PyTorch", self.runtime_note)
+        log.warning("%s; embedding with PyTorch", self.runtime_note)
         return False
 
     def embed(self, texts: Sequence[str], batch_size: int | None = None, progress: bool = False) -> np.ndarray:

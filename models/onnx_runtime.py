@@ -54,6 +54,19 @@ def runtime_available() -> str | None:
     return None
 
 
+def unavailable_reason(device: str | None) -> str | None:
+    """Why a model for `device` (None: the CPU unless a GPU is present) is not served by ONNX Runtime
+    here, or None when it is: only CPU inference goes through it."""
+    why = runtime_available()
+    if why is not None:
+        return why
+    if device is None:
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return None if device == "cpu" else f"device {device}"
+
+
 def _weights_digest(model_dir: Path) -> str:
     digest = hashlib.sha256()
     for name in ("model.safetensors", "pytorch_model.bin", "config.json"):

@@ -116,8 +116,7 @@ class ExtractiveReader:
             if self.runtime == "onnx":
                 from models import onnx_runtime
 
-                why = onnx_runtime.runtime_available() or ("device " + self.device if self.device != "cpu" else None) \
-                    or ("int8 runs through PyTorch" if self.quantize else None)
+                why = onnx_runtime.unavailable_reason(self.device) or ("int8 runs through PyTorch" if self.quantize else None)
                 if why is None:
                     try:
                         self._session = onnx_runtime.OnnxSession(onnx_runtime.export(self.model_dir, "question-answering"))
