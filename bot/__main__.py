@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import bot  # noqa: F401  (sets the offline environment before any model library is imported)
-from bot.errors import BotError
-from bot.settings import Settings
+from core.errors import BotError
+from core.settings import Settings
 
 DESCRIPTION = """\
 Storebot: a customer-service bot that answers from your store's own documents.
@@ -125,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         "generator and with the LoRA adapter. The file the adapter trained on is scored on its held-out rows only. "
         'Last line: JSON {"n", "perplexity_base", "perplexity_tuned", ...}.',
     )
-    from models.lm_training import add_eval_arguments, add_train_arguments
+    from training.lm import add_eval_arguments, add_train_arguments
 
     add_eval_arguments(lm)
 
@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.flush()
             os._exit(0)
         if args.command == "actions":
-            from connectors.rasa_actions import serve_actions
+            from bot.assembly import serve_actions
 
             if args.ingest_if_missing:
                 ensure_index(settings)
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(report.to_dict(), ensure_ascii=False))
             return 0 if not report.failed else 3
         if args.command == "eval" and args.target == "retrieval":
-            from bot.evaluation import evaluate_retrieval
+            from training.evaluation import evaluate_retrieval
 
             result = evaluate_retrieval(settings, args.squad, args.corpus, args.index_dir, progress=not args.quiet)
             print(json.dumps(result))
@@ -220,18 +220,18 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(run_eval_reader(settings, args)))
             return 0
         if args.command == "eval" and args.target == "end-to-end":
-            from bot.evaluation import evaluate_end_to_end
+            from training.evaluation import evaluate_end_to_end
 
             print(json.dumps(evaluate_end_to_end(settings, args.squad, args.corpus, model_dir=args.model, held_out=args.held_out,
                                                  top_k=args.top_k, index_dir=args.index_dir, progress=not args.quiet)))
             return 0
         if args.command == "train" and args.target == "lm":
-            from models.lm_training import run_train
+            from training.lm import run_train
 
             print(json.dumps(run_train(args, "python -m bot " + " ".join(argv if argv is not None else sys.argv[1:]))))
             return 0
         if args.command == "eval" and args.target == "lm":
-            from models.lm_training import run_eval
+            from training.lm import run_eval
 
             print(json.dumps(run_eval(args, settings)))
             return 0
@@ -291,9 +291,9 @@ def run_train_intents(settings: Settings, files: list[Path], out: Path, holdout:
 
 
 def run_eval_reader(settings: Settings, args) -> dict:
-    from bot.evaluation import evaluate_reader
+    from training.evaluation import evaluate_reader
     from models.reader import reader_from_settings
-    from models.reader_training import held_out_examples, load_qa_examples
+    from training.reader import held_out_examples, load_qa_examples
 
     reader = reader_from_settings(settings, model_dir=args.model)
     examples = load_qa_examples(args.squad)
@@ -304,10 +304,10 @@ def run_eval_reader(settings: Settings, args) -> dict:
 
 
 def run_train_reader(args) -> dict:
-    from bot.evaluation import evaluate_reader
+    from training.evaluation import evaluate_reader
     from models.embedder import default_embedder_path
     from models.reader import ExtractiveReader
-    from models.reader_training import ReaderTrainingConfig, train_reader
+    from training.reader import ReaderTrainingConfig, train_reader
 
     config = ReaderTrainingConfig(
         epochs=args.epochs, learning_rate=args.learning_rate, batch_size=args.batch_size, max_seq_length=args.max_seq_length,

@@ -16,8 +16,8 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Literal, Protocol
 
-from bot.errors import ConfigurationError, NotFound
-from bot.sqlite import SQLiteWorker
+from core.errors import ConfigurationError, NotFound
+from core.sqlite import SQLiteWorker
 
 SAMPLE_ORDERS = Path(__file__).resolve().parent.parent / "knowledge_base" / "sample_store" / "orders.json"
 RETURN_WINDOW_DAYS = 30

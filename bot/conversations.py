@@ -7,12 +7,11 @@ import json
 import sqlite3
 import uuid
 from datetime import datetime
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from bot.errors import NotFound
-from bot.sqlite import SQLiteWorker
-from bot.types import Conversation, Role, StoredTurn, utcnow
+from core.errors import NotFound
+from core.sqlite import SQLiteWorker
+from core.types import Conversation, Role, StoredTurn, utcnow
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -46,21 +45,6 @@ TURN_MIGRATIONS = (
     ("in_reply_to", "ALTER TABLE turns ADD COLUMN in_reply_to INTEGER"),
 )
 COLUMNS = "conversation_id, channel, sender, created_at, owner, updated_at, slots, handoff_reason, handoff_at"
-
-
-class ConversationStore(Protocol):
-    async def open(self) -> None: ...
-    async def close(self) -> None: ...
-    async def conversation_for(self, channel: str, sender: str) -> Conversation: ...
-    async def get(self, conversation_id: str) -> Conversation: ...
-    async def append(self, conversation_id: str, role: Role, text: str, payload: dict[str, Any] | None = None,
-                     slots: dict[str, Any] | None = None, *, message_id: str | None = None,
-                     in_reply_to: int | None = None) -> StoredTurn: ...
-    async def find_message(self, conversation_id: str, message_id: str) -> tuple[StoredTurn, StoredTurn | None] | None: ...
-    async def history(self, conversation_id: str, limit: int | None = None) -> list[StoredTurn]: ...
-    async def set_owner(self, conversation_id: str, owner: str, reason: str = "") -> Conversation: ...
-    async def set_slots(self, conversation_id: str, slots: dict[str, Any]) -> Conversation: ...
-    async def handoffs(self) -> list[Conversation]: ...
 
 
 class SQLiteConversationStore(SQLiteWorker):

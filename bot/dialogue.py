@@ -5,7 +5,7 @@ answered (an order number, an e-mail, a yes/no) → small talk → a prompt atta
 a confident intent with its action (orders, refunds, a person) → a shopping request (product
 suggestions) → the knowledge base, which also takes everything unsure.
 
-With a writer (bot.writing.DialogueWriter), knowledge-base answers are phrased by the generator and
+With a writer (answering.writing.DialogueWriter), knowledge-base answers are phrased by the generator and
 "not found" replies are written by the fine-tuned LM, each checked before it is sent; `on_delta`
 receives the checked text as it is generated (the widget's WebSocket streams it).
 """
@@ -15,20 +15,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable
 
 from bot.backend import Order, StoreBackend
-from bot.budget import Deadline, ReplyBudgets
-from bot.conversations import ConversationStore
+from core.budget import Deadline, ReplyBudgets
 from bot.entities import Entities, extract
-from bot.errors import AnswerTimeout, BadRequest, BotError, MessageTooLarge
+from core.errors import AnswerTimeout, BotError
 from bot.ratelimit import RateLimiter
-from bot.types import Conversation, Message, Reply, utcnow
+from core.ports import ConversationStore
+from core.types import Exchange, Message, Reply, utcnow
+from core.wording import SORRY, clean_text, handoff_text
 from knowledge_base.text import detect_language
-from models.grounding import REFUSALS, prompt_attack
+from answering.grounding import REFUSALS, prompt_attack
 
 log = logging.getLogger(__name__)
 
@@ -46,33 +46,10 @@ SMALL_TALK = {
     "thanks": {"en": "You're welcome! Is there anything else I can help with?", "zh": "不客气！还有什么可以帮您的吗？"},
     "bye": {"en": "Thanks for chatting. Have a great day!", "zh": "感谢您的咨询，祝您愉快！"},
 }
-SORRY = "Sorry, something went wrong on our side and I couldn't answer. Please try again in a moment."
 TOO_SLOW = {
     "en": "Sorry, I'm answering a lot of customers right now and couldn't find that in time. Please ask again in a moment.",
     "zh": "抱歉，目前咨询的顾客较多，我没能及时找到答案。请稍后再问一次。",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Exchange:
-    conversation: Conversation
-    reply: Reply
-
-
-def clean_text(text: object, max_chars: int) -> str:
-    """Normalise a customer's text, or raise a 4xx error that says what is wrong with it."""
-    if not isinstance(text, str):
-        raise BadRequest("message must be a string")
-    # Control characters (NUL and friends) are dropped; newlines and tabs are kept as spaces.
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" or ch in "\n\t" else " " for ch in text)
-    text = unicodedata.normalize("NFC", text).strip()
-    if not text:
-        raise BadRequest("message is empty")
-    if len(text) > max_chars:
-        raise MessageTooLarge(
-            f"message is {len(text)} characters; the limit is {max_chars}", length=len(text), limit=max_chars
-        )
-    return text
 
 
 def small_talk(text: str) -> Reply | None:
@@ -118,11 +95,6 @@ class Understanding:
     intent: str | None
     confidence: float
     entities: Entities = field(default_factory=Entities)
-
-
-def handoff_text(reason: str, support_hours: str) -> str:
-    """What the customer is told when a person takes over, on every channel and the Rasa action server."""
-    return HANDOFF_TEXT[reason] + (f" {support_hours}" if support_hours else "")
 
 
 def is_angry(text: str) -> bool:
@@ -183,14 +155,6 @@ OFFER_PERSON = {
     "en": " If you'd rather talk to a person, just say so and I'll pass you to our support team.",
     "zh": " 如果您希望与人工客服交谈，请告诉我，我会为您转接。",
 }
-HANDOFF_TEXT = {
-    "contact_human_agent": "Of course. I'm passing this conversation to a member of our support team; they'll reply right here.",
-    "angry_complaint": "I'm really sorry about this. I'm passing this conversation to a member of our support team now; they'll reply right here.",
-    "repeated_failure": "I'm sorry I couldn't answer that. I'm passing this conversation to a member of our support team; they'll reply right here.",
-    "verification_failed": "I couldn't match that order to your details, so I'm passing this conversation to a member of our support team, who can check it with you.",
-}
-
-
 class DialogueService:
     def __init__(
         self,
@@ -203,8 +167,8 @@ class DialogueService:
         limiter: RateLimiter | None = None,
         clock: Callable[[], datetime] = utcnow,
         max_message_chars: int = 2000,
-        writer: Any = None,  # bot.writing.DialogueWriter: phrased answers and written fallbacks
-        shopping: Any = None,  # bot.writing.Shopping: product suggestions
+        writer: Any = None,  # answering.writing.DialogueWriter: phrased answers and written fallbacks
+        shopping: Any = None,  # answering.writing.Shopping: product suggestions
         budgets: ReplyBudgets | None = None,
     ) -> None:
         self.store = store

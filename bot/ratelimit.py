@@ -7,7 +7,7 @@ import time
 from collections import OrderedDict
 from typing import Callable, Hashable
 
-from bot.errors import TooManyRequests
+from core.errors import TooManyRequests
 
 
 class RateLimiter:

@@ -8,8 +8,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, runtime_checkable
 
-from bot.errors import BadRequest
-from bot.types import Reply
+from core.errors import BadRequest
+from core.types import Reply
 from connectors.outbound import PlatformClient
 
 

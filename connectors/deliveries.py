@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from bot.errors import NotFound
-from bot.sqlite import SQLiteWorker
-from bot.types import utcnow
+from core.errors import NotFound
+from core.sqlite import SQLiteWorker
+from core.types import utcnow
 from connectors.base import InboundMessage
 
 SCHEMA = """

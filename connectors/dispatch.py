@@ -13,9 +13,9 @@ import logging
 import time
 from typing import Awaitable, Callable, Mapping, Sequence
 
-from bot.dialogue import Exchange
-from bot.errors import BadRequest, MessageTooLarge, TooManyRequests
-from bot.types import Message
+from core.types import Exchange
+from core.errors import BadRequest, MessageTooLarge, TooManyRequests
+from core.types import Message
 from connectors.base import Connector, InboundMessage, reply_text, split_text
 from connectors.deliveries import Delivery, DeliveryLog
 from connectors.outbound import DeliveryFailed, PlatformClient

@@ -21,12 +21,12 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
 
-from bot.conversations import ConversationStore, SQLiteConversationStore
-from bot.dialogue import SORRY, clean_text, handoff_text
-from bot.errors import BotError, ConfigurationError, MessageTooLarge
-from bot.recommend import ProductRecommender, Recommendations, describe
-from bot.settings import Settings
-from bot.types import Reply
+from core.ports import ConversationStore
+from core.wording import SORRY, clean_text, handoff_text
+from core.errors import BotError, ConfigurationError, MessageTooLarge
+from knowledge_base.catalog import Recommendations, describe
+from core.settings import Settings
+from core.types import Reply
 
 log = logging.getLogger(__name__)
 
@@ -260,29 +260,20 @@ class ActionResources:
 def build_action_executor(
     settings: Settings,
     *,
-    answerer: Answerer | None = None,
-    recommender: Recommender | None = None,
-    store: ConversationStore | None = None,
+    answerer: Answerer,
+    recommender: Recommender,
+    store: ConversationStore,
+    info: dict[str, Any] | None = None,
 ) -> tuple[ActionExecutor, ActionResources]:
-    """rasa-sdk's ActionExecutor with our three actions registered. Without `answerer`, loads the real
-    pipeline (errors name a missing index or model path); without `recommender`, one over the
-    answerer's retriever; without `store`, the SQLite conversation store (not yet open)."""
-    info: dict[str, Any] = {}
-    if answerer is None:
-        from bot.server import build_answerer
-
-        answerer, info = build_answerer(settings)
-    if recommender is None:
-        recommender = ProductRecommender(answerer.retriever)  # type: ignore[attr-defined]
-        recommender.warm_up()
-        info["products"] = len(recommender.catalog())
+    """rasa-sdk's ActionExecutor with our three actions registered over the given parts (the
+    composition root, bot.assembly.build_rasa_actions, builds the real ones); `store` is not yet open."""
     resources = ActionResources(
         settings=settings,
         answerer=answerer,
         recommender=recommender,
-        store=store if store is not None else SQLiteConversationStore(settings.database_path),
+        store=store,
         pool=InferencePool(settings.inference_workers),
-        info=info,
+        info=dict(info or {}),
     )
     executor = ActionExecutor()
     executor.register_action(AnswerFromKnowledgeBase(answerer, settings, resources.pool))
@@ -308,10 +299,8 @@ def create_action_app(executor: ActionExecutor, resources: ActionResources):
     return app
 
 
-def serve_actions(settings: Settings, host: str = "127.0.0.1", port: int = 5055) -> None:
-    """Load the models, then serve the actions until SIGINT/SIGTERM, in this one process."""
-    check_port_free(host, port)  # before seconds of model loading, not after
-    executor, resources = build_action_executor(settings)
+def run_action_server(executor: ActionExecutor, resources: ActionResources, host: str = "127.0.0.1", port: int = 5055) -> None:
+    """Serve the actions until SIGINT/SIGTERM, in this one process."""
     app = create_action_app(executor, resources)
     log.info("Rasa action server on http://%s:%d/webhook (actions: %s)", host, port, ", ".join(ACTION_NAMES))
     # One process: the models are loaded once, here; Sanic's default would spawn a worker process

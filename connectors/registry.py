@@ -3,8 +3,8 @@ start-up (a channel without its secret would accept anyone's messages), not a si
 
 from __future__ import annotations
 
-from bot.errors import ConfigurationError
-from bot.settings import Settings
+from core.errors import ConfigurationError
+from core.settings import Settings
 from connectors.base import Connector
 from connectors.meta import MessengerConnector, WhatsAppConnector
 from connectors.slack import SlackConnector

@@ -8,7 +8,7 @@ import hmac
 import time
 from typing import Callable, Mapping
 
-from bot.errors import Forbidden, Unauthorized
+from core.errors import Forbidden, Unauthorized
 
 
 def _equal(given: str, expected: str) -> bool:

@@ -6,7 +6,7 @@ import re
 import time
 from typing import Any, Callable, Mapping
 
-from bot.errors import BadRequest
+from core.errors import BadRequest
 from connectors.base import InboundMessage, WebhookResult, require_str
 from connectors.outbound import DeliveryFailed, PlatformClient
 from connectors.signatures import SlackSignatureVerifier

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from bot.errors import BadRequest
+from core.errors import BadRequest
 from connectors.base import InboundMessage, WebhookResult
 from connectors.outbound import DeliveryFailed, PlatformClient
 from connectors.signatures import SecretTokenVerifier

@@ -7,7 +7,7 @@ import logging
 
 from aiohttp import web
 
-from bot.wire import decode_json_object
+from core.wire import decode_json_object
 from connectors.base import Connector, SubscriptionHandshake
 from connectors.dispatch import ChannelDispatcher
 

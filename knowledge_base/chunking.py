@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.types import Document, Section
+from core.types import Document, Section
 from knowledge_base.text import cjk_ratio, split_sentences, text_length
 
 

@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from bot.types import Passage
+from core.types import Passage
 from knowledge_base.store import PassageStore
 from knowledge_base.text import tokenize
 
@@ -170,7 +170,7 @@ class KnowledgeBase:
         try:
             dimension = int(store.meta("dimension") or expected_dimension or 0)
             if expected_dimension and dimension != expected_dimension:
-                from bot.errors import ConfigurationError
+                from core.errors import ConfigurationError
 
                 raise ConfigurationError(
                     f"index at {index_dir} was built with a {dimension}-dimension embedder "

@@ -13,8 +13,8 @@ from typing import Iterable, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from bot.errors import DocumentError
-from bot.types import Document, indexed_text
+from core.errors import DocumentError
+from core.types import Document, indexed_text
 from knowledge_base.chunking import SentenceChunker
 from knowledge_base.indexes import DenseIndex
 from knowledge_base.loaders import discover, document_id, load_document

@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 from typing import Callable, Iterable
 
-from bot.errors import DocumentError
-from bot.types import Document, Section
+from core.errors import DocumentError
+from core.types import Document, Section
 from knowledge_base.text import detect_language
 
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".csv")

@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from bot.types import RetrievalFilters, ScoredPassage
+from core.types import RetrievalFilters, ScoredPassage
 from knowledge_base.indexes import KnowledgeBase
 from models.embedder import Embedder
 

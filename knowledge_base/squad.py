@@ -7,8 +7,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.errors import DocumentError
-from bot.types import Document, Section
+from core.errors import DocumentError
+from core.types import Document, Section
 from knowledge_base.text import detect_language
 
 

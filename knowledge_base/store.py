@@ -16,8 +16,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from bot.errors import IndexNotFound, StorageError
-from bot.types import Passage
+from core.errors import IndexNotFound, StorageError
+from core.types import Passage
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -10,7 +10,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from bot.errors import ModelLoadError
+from core.errors import ModelLoadError
 
 log = logging.getLogger(__name__)
 

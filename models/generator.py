@@ -8,7 +8,7 @@ it off, so one model in memory serves both the adapter's tasks and the base mode
 What a bot needs on top of `model.generate`:
 - tokens stream as they come (`stream`), and `generate` reports first-token latency;
 - the prompt is the tokenizer's chat template when it has one, a plain "Customer:/Assistant:" text
-  otherwise (GPT-2), and training (models/lm_training.py) encodes examples with the same function;
+  otherwise (GPT-2), and training (training/lm.py) encodes examples with the same function;
 - the key/value cache of a prompt's fixed head (the system message) is computed once and reused,
   and the prompt's prefill keeps only the last position's logits: first-token latency is what a
   customer waits for.
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence
 
-from bot.errors import ModelLoadError
+from core.errors import ModelLoadError
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from bot.errors import BadRequest, ModelLoadError
+from core.errors import BadRequest, ModelLoadError
 from models.embedder import Embedder
 
 DEFAULT_INTENT_MODEL = Path(__file__).parent / "checkpoints" / "intents"

@@ -25,7 +25,7 @@ from typing import Literal, Sequence
 
 import numpy as np
 
-from bot.errors import ModelLoadError
+from core.errors import ModelLoadError
 
 log = logging.getLogger(__name__)
 

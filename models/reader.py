@@ -22,7 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
-from bot.errors import ModelLoadError
+from core.errors import ModelLoadError
 
 log = logging.getLogger(__name__)
 

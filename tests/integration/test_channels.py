@@ -11,8 +11,9 @@ from typing import Any, Callable
 
 import pytest
 
-from bot.server import STORE, create_app
-from bot.settings import Settings
+from bot.app_state import STORE
+from bot.server import create_app
+from core.settings import Settings
 from connectors.webhooks import CHANNEL_DISPATCHER
 from platforms import (
     META_VERIFY_TOKEN,

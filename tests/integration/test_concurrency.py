@@ -16,11 +16,12 @@ import threading
 
 import pytest
 
-from bot.server import DIALOGUE, STORE, create_app
-from bot.settings import Settings
-from bot.types import Reply
-from models.grounding import GroundingStats
-from models.phrasing import ReplyWriter
+from bot.app_state import DIALOGUE, STORE
+from bot.server import create_app
+from core.settings import Settings
+from core.types import Reply
+from answering.grounding import GroundingStats
+from answering.phrasing import ReplyWriter
 from fakes import LockingGenerator
 
 pytestmark = pytest.mark.integration

@@ -3,7 +3,7 @@
 - 50 policy questions of our own: no reply states a number or a date its cited passage does not.
 - 30 shopping requests: every product in the reply is a catalog product of the stated category,
   within the stated price limit, in stock, with its catalog title and price.
-The checks here are written independently of models.grounding (plain regular expressions over the
+The checks here are written independently of answering.grounding (plain regular expressions over the
 text the customer gets), so they would catch a guard that let something through.
 """
 
@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bot.recommend import money
-from bot.writing import DialogueWriter, Shopping
+from knowledge_base.catalog import money
+from answering.writing import DialogueWriter, Shopping
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ import re
 import pytest
 
 from bot.server import create_app
-from bot.settings import Settings
-from models.phrasing import ReplyWriter
+from core.settings import Settings
+from answering.phrasing import ReplyWriter
 
 pytestmark = pytest.mark.integration
 

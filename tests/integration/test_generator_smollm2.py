@@ -8,9 +8,9 @@ import importlib.util
 import pytest
 
 from models.generator import CausalLMGenerator, default_adapter
-from models.grounding import GroundingStats, check_fallback
-from models.lm_training import DEFAULT_CATALOG, load_catalog
-from models.phrasing import FALLBACK_TEMPLATE, ReplyDone, ReplyWriter, recommendation_template
+from answering.grounding import GroundingStats, check_fallback
+from training.lm import DEFAULT_CATALOG, load_catalog
+from answering.phrasing import FALLBACK_TEMPLATE, ReplyDone, ReplyWriter, recommendation_template
 
 pytestmark = [
     pytest.mark.integration,

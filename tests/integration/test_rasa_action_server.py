@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from bot.conversations import SQLiteConversationStore
-from bot.recommend import ProductRecommender
-from bot.settings import SAMPLE_STORE, Settings
+from knowledge_base.recommend import ProductRecommender
+from core.settings import SAMPLE_STORE, Settings
 from platforms import rasa_action_call
 
 pytestmark = pytest.mark.integration

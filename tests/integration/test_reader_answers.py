@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.__main__ import main
-from bot.errors import ModelLoadError
-from bot.reading import NO_ANSWER, ReadingAnswerer
-from bot.settings import Settings
+from core.errors import ModelLoadError
+from answering.reading import NO_ANSWER, ReadingAnswerer
+from core.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def reading_answerer(sample_index_dir):
     """The bot's answer path with the reader turned on (BOT_READER_ENABLED=1)."""
-    from bot.server import build_answerer
+    from bot.assembly import build_answerer
 
     answerer, info = build_answerer(Settings(data_dir=sample_index_dir, reader_enabled=True))
     assert info["reader"]["enabled"]
@@ -59,7 +59,7 @@ def test_chinese_questions_are_still_answered_from_the_chinese_policies(reading_
 
 
 def test_a_missing_reader_checkpoint_stops_start_up_naming_the_path(sample_index_dir, tmp_path):
-    from bot.server import build_answerer
+    from bot.assembly import build_answerer
 
     missing = tmp_path / "no-reader"
     with pytest.raises(ModelLoadError) as error:
@@ -68,7 +68,7 @@ def test_a_missing_reader_checkpoint_stops_start_up_naming_the_path(sample_index
 
 
 def test_a_corrupt_reader_checkpoint_stops_start_up_naming_the_path(sample_index_dir, tmp_path):
-    from bot.server import build_answerer
+    from bot.assembly import build_answerer
 
     broken = tmp_path / "broken-reader"
     broken.mkdir()

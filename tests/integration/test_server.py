@@ -8,7 +8,7 @@ import json
 import pytest
 
 from bot.server import create_app
-from bot.settings import Settings
+from core.settings import Settings
 
 pytestmark = pytest.mark.integration
 

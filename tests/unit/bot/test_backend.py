@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from bot.backend import RETURN_WINDOW_DAYS, SAMPLE_ORDERS, OrderItem, SQLiteStoreBackend
-from bot.errors import ConfigurationError, NotFound, StorageError
+from core.errors import ConfigurationError, NotFound, StorageError
 
 TODAY = date(2024, 3, 15)
 

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from bot.conversations import SQLiteConversationStore
-from bot.errors import NotFound, StorageError
+from core.errors import NotFound, StorageError
 
 
 @pytest.fixture

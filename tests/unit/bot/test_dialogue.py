@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from bot.batching import Overloaded
+from core.batching import Overloaded
 from bot.conversations import SQLiteConversationStore
-from bot.dialogue import SMALL_TALK, SORRY, DialogueService, clean_text, small_talk
-from bot.errors import BadRequest, MessageTooLarge, StorageError
-from bot.types import Message, Reply, Source
+from bot.dialogue import SMALL_TALK, DialogueService, small_talk
+from core.wording import SORRY, clean_text
+from core.errors import BadRequest, MessageTooLarge, StorageError
+from core.types import Message, Reply, Source
 
 # ---------------------------------------------------------------- clean_text
 
@@ -216,7 +217,7 @@ async def test_retrieval_that_misses_the_deadline_gets_an_honest_reply_in_time(s
     import asyncio
     import time
 
-    from bot.budget import Deadline
+    from core.budget import Deadline
     from bot.dialogue import TOO_SLOW
 
     async def answer(text: str) -> Reply:

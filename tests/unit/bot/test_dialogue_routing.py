@@ -11,9 +11,9 @@ from bot.backend import SQLiteStoreBackend
 from bot.conversations import SQLiteConversationStore
 from bot.dialogue import DialoguePolicy, DialogueService, Understanding, describe_order, is_angry, resolve_follow_up
 from bot.entities import extract
-from bot.errors import TooManyRequests
+from core.errors import TooManyRequests
 from bot.ratelimit import RateLimiter
-from bot.types import Message, Reply, Source
+from core.types import Message, Reply, Source
 
 TODAY = date(2026, 11, 22)
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import TooManyRequests
+from core.errors import TooManyRequests
 from bot.ratelimit import RateLimiter
 
 

@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bot.dialogue import Exchange
-from bot.errors import BadRequest, MessageTooLarge, StorageError, TooManyRequests
-from bot.types import Conversation, Message, Reply
+from core.types import Exchange
+from core.errors import BadRequest, MessageTooLarge, StorageError, TooManyRequests
+from core.types import Conversation, Message, Reply
 from connectors.base import InboundMessage
 from connectors.deliveries import DeliveryLog
 from connectors.dispatch import ChannelDispatcher
@@ -189,7 +189,7 @@ async def test_old_finished_deliveries_are_forgotten(log):
 
 
 async def test_an_agent_message_goes_to_the_customers_last_address(dispatcher, connector, log):
-    from bot.errors import NotFound
+    from core.errors import NotFound
 
     with pytest.raises(NotFound, match="no fake delivery from carol"):
         await dispatcher.send_from_agent("fake", "carol", "hello")

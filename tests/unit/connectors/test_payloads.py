@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import BadRequest
-from bot.types import Reply, Source
+from core.errors import BadRequest
+from core.types import Reply, Source
 from connectors.base import reply_text, split_text
 from connectors.meta import MessengerConnector, WhatsAppConnector
 from connectors.slack import SlackConnector

@@ -9,10 +9,10 @@ import pytest
 from rasa_sdk.interfaces import ActionNotFoundException
 
 from bot.conversations import SQLiteConversationStore
-from bot.dialogue import HANDOFF_TEXT, SORRY
-from bot.recommend import Constraints, Product, Recommendations
-from bot.settings import Settings
-from bot.types import Reply, Source
+from core.wording import HANDOFF_TEXT, SORRY
+from knowledge_base.catalog import Constraints, Product, Recommendations
+from core.settings import Settings
+from core.types import Reply, Source
 from connectors.rasa_actions import (
     ACTION_NAMES,
     HANDOFF_FAILED,
@@ -339,7 +339,7 @@ def test_the_app_is_rasa_sdks_endpoint(settings):
 def test_port_in_use_is_a_one_line_error():
     import socket
 
-    from bot.errors import ConfigurationError
+    from core.errors import ConfigurationError
     from connectors.rasa_actions import check_port_free
 
     with socket.socket() as taken:
@@ -351,14 +351,14 @@ def test_port_in_use_is_a_one_line_error():
 
 
 def test_actions_command_line(monkeypatch, tmp_path):
-    import connectors.rasa_actions
+    import bot.assembly
     from bot.__main__ import build_parser, main
 
     args = build_parser().parse_args(["actions"])
     assert (args.command, args.host, args.actions_port, args.ingest_if_missing) == ("actions", None, 5055, False)
 
     served = []
-    monkeypatch.setattr(connectors.rasa_actions, "serve_actions", lambda settings, host, port: served.append((settings, host, port)))
+    monkeypatch.setattr(bot.assembly, "serve_actions", lambda settings, host, port: served.append((settings, host, port)))
     for name in ("BOT_HOST", "BOT_CONFIG"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("BOT_PORT", "8081")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import ConfigurationError
-from bot.settings import Settings
+from core.errors import ConfigurationError
+from core.settings import Settings
 from connectors.registry import enabled_connectors
 
 

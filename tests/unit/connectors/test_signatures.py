@@ -7,7 +7,7 @@ import hmac
 
 import pytest
 
-from bot.errors import Forbidden, Unauthorized
+from core.errors import Forbidden, Unauthorized
 from connectors.signatures import MetaSignatureVerifier, SecretTokenVerifier, SlackSignatureVerifier, verify_subscription
 
 # api.slack.com/authentication/verifying-requests-from-slack: the worked example (a slash command body).

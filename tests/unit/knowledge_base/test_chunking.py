@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from bot.types import Document, Section
+from core.types import Document, Section
 from knowledge_base.chunking import SentenceChunker
 from knowledge_base.loaders import load_document
 from knowledge_base.text import split_sentences, text_length

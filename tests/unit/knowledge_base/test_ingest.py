@@ -7,7 +7,7 @@ import faiss
 import numpy as np
 import pytest
 
-from bot.errors import ConfigurationError, IndexNotFound, StorageError
+from core.errors import ConfigurationError, IndexNotFound, StorageError
 from fakes import HashEmbedder, make_pdf
 from knowledge_base.indexes import DenseIndex, KnowledgeBase
 from knowledge_base.ingest import Ingestor
@@ -298,7 +298,7 @@ def test_failed_write_raises_storage_error_and_keeps_the_previous_index(ingest, 
 
 
 def test_ingest_documents_from_memory(index_dir, embedder):
-    from bot.types import Document, Section
+    from core.types import Document, Section
 
     docs = [
         Document(f"squad/{i}", f"Article {i}", "article", "en", (Section((f"Article {i}",), f"Paragraph number {i}."),), "mem", f"c{i}")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import DocumentError
+from core.errors import DocumentError
 from fakes import make_pdf
 from knowledge_base.loaders import discover, load_document
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.types import RetrievalFilters
+from core.types import RetrievalFilters
 from fakes import HashEmbedder
 from knowledge_base.indexes import KnowledgeBase
 from knowledge_base.ingest import Ingestor

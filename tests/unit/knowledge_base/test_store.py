@@ -5,7 +5,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from bot.errors import IndexNotFound, StorageError
+from core.errors import IndexNotFound, StorageError
 from knowledge_base.store import PassageStore, StoredDocument
 
 

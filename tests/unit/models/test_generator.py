@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from bot.errors import ModelLoadError
+from core.errors import ModelLoadError
 from models import generator as generator_module
 from models.generator import (
     CausalLMGenerator,

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from bot.errors import BadRequest, ModelLoadError
+from core.errors import BadRequest, ModelLoadError
 from fakes import HashEmbedder
 from models.intents import (
     DEFAULT_INTENT_MODEL,

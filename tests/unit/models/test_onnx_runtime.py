@@ -57,7 +57,7 @@ def test_without_onnxruntime_the_reader_runs_on_pytorch_and_says_why(tiny_checkp
 
 
 def test_a_broken_onnx_file_is_a_model_load_error_naming_it(tmp_path):
-    from bot.errors import ModelLoadError
+    from core.errors import ModelLoadError
 
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"not a model")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from bot.errors import ModelLoadError
+from core.errors import ModelLoadError
 from models.reader import ExtractiveReader
 
 class ChosenLogits(torch.nn.Module):

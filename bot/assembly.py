@@ -1,0 +1,300 @@
+"""The composition root: the one place that builds the answer pipeline from settings, for the HTTP
+server (`open_dialogue`), the Rasa action server (`build_rasa_actions`) and the CLI.
+
+Every part is built here and handed to the parts that use it; no part reaches into another for its
+pieces. Loading is slow (seconds of model weights), so the HTTP server runs these builders on its
+inference pool, before it accepts requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ctypes.util
+import gc
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol, Sequence
+
+from answering.writing import DialogueWriter, Shopping
+from bot.backend import StoreBackend
+from bot.dialogue import DialoguePolicy, DialogueService, Understanding
+from bot.ratelimit import RateLimiter
+from core.batching import MicroBatcher
+from core.budget import Progress, SkipCounters
+from core.ports import ConversationStore
+from core.settings import Settings
+from core.types import Reply
+
+if TYPE_CHECKING:
+    from answering.grounding import GroundingStats
+    from answering.phrasing import ReplyWriter
+    from models.embedder import Embedder
+    from knowledge_base.recommend import ProductRecommender
+    from knowledge_base.retriever import HybridRetriever
+    from models.intents import IntentClassifier, IntentPrediction
+
+log = logging.getLogger(__name__)
+
+
+class BatchAnswerer(Protocol):
+    """What the dialogue needs of the answer pipeline: many questions at once (the micro-batcher's)."""
+
+    def answer_many(self, questions: Sequence[str]) -> list[Reply]: ...
+
+
+class BatchIntentClassifier(Protocol):
+    def run(self, texts: Sequence[str]) -> list["IntentPrediction"]: ...
+
+
+class Answerer(BatchAnswerer, Protocol):
+    """The built answer pipeline (answering.extractive or answering.reading): one question, many,
+    and the retriever and embedder it was built on, for the parts that share them."""
+
+    retriever: "HybridRetriever"
+    embedder: "Embedder"
+
+    def answer(self, question: str) -> Reply: ...
+
+
+@dataclass
+class OpenDialogue:
+    """The running dialogue and what the server reports about it; `close()` once, at shutdown."""
+
+    dialogue: DialogueService
+    skips: SkipCounters
+    stages: tuple[Progress, ...]
+    health: dict[str, Any]
+    # How often a generated reply failed its check, by kind (None without a generator).
+    checks: "GroundingStats | None" = None
+    _batchers: list[MicroBatcher] = field(default_factory=list, repr=False)
+    _executors: list[ThreadPoolExecutor] = field(default_factory=list, repr=False)
+    _writer: DialogueWriter | None = field(default=None, repr=False)
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel_all()  # generations in flight stop at their next token
+        for batcher in self._batchers:
+            await batcher.stop()
+        for executor in self._executors:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def open_dialogue(
+    settings: Settings,
+    store: ConversationStore,
+    backend: StoreBackend,
+    *,
+    answerer: BatchAnswerer | None = None,
+    intents: BatchIntentClassifier | None = None,
+    writer: "ReplyWriter | None" = None,
+    recommender: "ProductRecommender | None" = None,
+) -> OpenDialogue:
+    """The dialogue over the pipeline built from `settings`, or over the parts given (tests pass
+    fakes, or one real pipeline shared by many apps): with `answerer` given, only what is also given
+    is used, so no `intents` sends everything to the knowledge base, no `writer` keeps replies
+    extractive and no `recommender` turns product suggestions off."""
+    executor = ThreadPoolExecutor(max_workers=settings.inference_workers, thread_name_prefix="inference")
+    # Generation holds a thread for seconds: its own single worker, so it queues behind other
+    # generations instead of blocking retrieval and intents.
+    generation = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generation")
+    health: dict[str, Any] = {}
+    pipeline, classifier, reply_writer, products = answerer, intents, writer, recommender
+    loop = asyncio.get_running_loop()
+    if pipeline is None:
+        # Loading models takes seconds: done off the loop, before the server accepts requests.
+        built, classifier, info = await loop.run_in_executor(executor, build_pipeline, settings)
+        pipeline = built
+        health.update(info)
+        products = await loop.run_in_executor(executor, build_recommender, built)
+        if settings.generator_enabled:
+            reply_writer = await loop.run_in_executor(generation, build_writer, settings, products)
+    elif reply_writer is not None:
+        await loop.run_in_executor(generation, reply_writer.warm_up)
+    health["generator"] = generator_health(settings, reply_writer)
+    skips = SkipCounters()
+    generation_progress = Progress("generator")
+    batcher = MicroBatcher(pipeline.answer_many, executor, max_batch=16, progress=Progress("answers"))
+    await batcher.start()
+    batchers = [batcher]
+    dialogue_writer = DialogueWriter(
+        reply_writer, generation, languages=settings.generator_languages,
+        phrase_answers=settings.phrase_answers, max_waiting=settings.generation_max_waiting,
+        skips=skips, progress=generation_progress,
+        under_load=lambda: batcher.backlog >= settings.shed_generation_backlog > 0,
+    ) if reply_writer is not None else None
+    shopping = Shopping(products, executor, dialogue_writer) if products is not None else None
+    stages = [batcher.progress, generation_progress]
+    understand: Callable[[str], Awaitable[Understanding]] | None = None
+    if classifier is not None:
+        intent_batcher = MicroBatcher(classifier.run, executor, max_batch=32, progress=Progress("intents"))
+        stages.append(intent_batcher.progress)
+        await intent_batcher.start()
+        batchers.append(intent_batcher)
+
+        async def classify(text: str) -> Understanding:
+            prediction = await intent_batcher.submit(text)
+            return Understanding(prediction.intent, prediction.confidence)
+
+        understand = classify
+
+    policy = DialoguePolicy(
+        intent_threshold=settings.intent_threshold,
+        handoff_after_failures=settings.handoff_after_failures,
+        session_idle=timedelta(minutes=settings.session_idle_minutes),
+        support_hours=settings.support_hours,
+    )
+    dialogue = DialogueService(
+        store,
+        batcher.submit,
+        understand=understand,
+        backend=backend,
+        policy=policy,
+        limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+        max_message_chars=settings.max_message_chars,
+        writer=dialogue_writer,
+        shopping=shopping,
+        budgets=settings.reply_budgets(),
+    )
+    release_freed_memory()
+    checks = reply_writer.stats if reply_writer is not None else None
+    return OpenDialogue(dialogue, skips, tuple(stages), health, checks, batchers, [executor, generation], dialogue_writer)
+
+
+def build_pipeline(settings: Settings) -> tuple[Answerer, "IntentClassifier", dict[str, Any]]:
+    """The answerer and the intent classifier, sharing one embedder."""
+    from models.intents import IntentClassifier
+
+    answerer, info = build_answerer(settings)
+    classifier = IntentClassifier(answerer.embedder, settings.intent_model or None)
+    classifier.warm_up()  # a missing or corrupt model fails here, naming its path, not on a customer's message
+    classifier.run(["warm-up"])
+    info["intents"] = len(classifier.model.classes)
+    return answerer, classifier, info
+
+
+def build_recommender(answerer: Answerer) -> "ProductRecommender | None":
+    """Product suggestions over the catalog passages of the answerer's index (None without any)."""
+    from knowledge_base.recommend import ProductRecommender
+
+    recommender = ProductRecommender(answerer.retriever)
+    recommender.warm_up()
+    if not recommender.catalog():
+        log.info("no catalog in the index: product suggestions are off")
+        return None
+    return recommender
+
+
+def build_writer(settings: Settings, recommender: "ProductRecommender | None" = None) -> "ReplyWriter":
+    """The generator and its checked writer. A generator that fails to load (ReplyWriter.warm_up)
+    leaves the writer on templates, so replies stay extractive; /health says why."""
+    from answering.phrasing import reply_writer_from_settings
+
+    catalog = tuple(recommender.catalog().values()) if recommender is not None else ()
+    writer = reply_writer_from_settings(settings, catalog)
+    writer.warm_up()
+    if not writer.unavailable:
+        # The first generation allocates: pay it before the first customer (not counted as a check).
+        writer.generator.generate([{"role": "user", "content": "Hello"}], max_new_tokens=2)
+    return writer
+
+
+def generator_health(settings: Settings, writer: "ReplyWriter | None") -> dict[str, Any]:
+    if writer is None:
+        return {"enabled": False}
+    generator = writer.generator
+    info: dict[str, Any] = {"enabled": True, "available": generator is not None and not writer.unavailable}
+    if writer.unavailable:
+        info["error"] = writer.unavailable
+        info["replies"] = "extractive"
+    if generator is not None and not writer.unavailable:
+        info["model"] = generator.path
+        info["adapter"] = str(generator.adapter) if generator.has_adapter else None
+        info["languages"] = list(settings.generator_languages)
+    return info
+
+
+def build_answerer(settings: Settings) -> tuple[Answerer, dict[str, Any]]:
+    """Load the index and the embedder; errors name the missing path instead of failing on a question."""
+    from answering.extractive import ExtractiveAnswerer
+    from knowledge_base.indexes import KnowledgeBase
+    from knowledge_base.retriever import HybridRetriever
+    from models.embedder import embedder_from_settings
+
+    embedder = embedder_from_settings(settings)
+    embedder.warm_up()
+    kb = KnowledgeBase.load(settings.index_dir, expected_dimension=embedder.dimension)
+    retriever = HybridRetriever(
+        kb, embedder, top_k=settings.retrieval_top_k, dense_weight=settings.dense_weight, candidates=settings.retrieval_candidates
+    )
+    answerer: Answerer = ExtractiveAnswerer(
+        retriever, embedder, min_confidence=settings.min_confidence, max_sentences=settings.max_answer_sentences, top_k=settings.retrieval_top_k
+    )
+    # Every passage's sentences embedded before the first customer (cached next to the index).
+    answerer.warm_up_sentences(settings.index_dir / f"sentence-vectors-{kb.generation}.npz")
+    reader_info: dict[str, Any] = {"enabled": False}
+    if settings.reader_enabled:
+        from answering.reading import LadderThresholds, ReadingAnswerer
+        from models.reader import reader_from_settings
+
+        reader = reader_from_settings(settings)
+        reader.warm_up()  # a missing or corrupt checkpoint fails start-up here, naming its path
+        reading = ReadingAnswerer(
+            retriever, reader, answerer,
+            thresholds=LadderThresholds(settings.reader_answer_threshold, settings.reader_clarify_threshold),
+            passages=settings.reader_passages,
+            languages=settings.reader_languages,
+        )
+        answerer = reading
+        reader_info = {"enabled": True, "model": str(reader.model_dir), "int8": reader.quantize and reader.device == "cpu",
+                       "languages": list(reading.languages)}
+    answerer.answer("warm-up question")  # first inference allocates; pay it before the first customer
+    info = {
+        "passages": len(kb),
+        "index_generation": kb.generation,
+        "embedder": embedder.model_name,
+        "faiss_gpu": kb.dense.on_gpu,
+        "reader": reader_info,
+    }
+    log.info("knowledge base ready: %s", info)
+    return answerer, info
+
+
+def release_freed_memory() -> None:
+    """Hand the heap pages freed while models loaded back to the system. Loading dequantises the
+    GGUF generator and copies every checkpoint through temporary buffers; glibc keeps those pages
+    (hundreds of MB of RSS) unless asked. A no-op where the C library has no malloc_trim."""
+    gc.collect()
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+# ---------------------------------------------------------------- the Rasa action server
+
+
+def build_rasa_actions(settings: Settings):
+    """rasa-sdk's executor with our actions over the real pipeline, and the resources they share."""
+    from bot.conversations import SQLiteConversationStore
+    from connectors.rasa_actions import build_action_executor
+    from knowledge_base.recommend import ProductRecommender
+
+    answerer, info = build_answerer(settings)
+    recommender = ProductRecommender(answerer.retriever)
+    recommender.warm_up()
+    info["products"] = len(recommender.catalog())
+    return build_action_executor(settings, answerer=answerer, recommender=recommender,
+                                 store=SQLiteConversationStore(settings.database_path), info=info)
+
+
+def serve_actions(settings: Settings, host: str = "127.0.0.1", port: int = 5055) -> None:
+    """Load the models, then serve the Rasa actions until SIGINT/SIGTERM, in this one process."""
+    from connectors.rasa_actions import check_port_free, run_action_server
+
+    check_port_free(host, port)  # before seconds of model loading, not after
+    executor, resources = build_rasa_actions(settings)
+    run_action_server(executor, resources, host=host, port=port)
