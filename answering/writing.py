@@ -21,11 +21,11 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterator, Sequence
 
-from core.budget import Deadline, Progress, SkipCounters
-from knowledge_base.catalog import Recommendations, asks_for_similar
-from core.types import Reply
-from knowledge_base.text import detect_language
 from answering.phrasing import ReplyDelta, ReplyDone, ReplyEvent, ReplyWriter
+from core.budget import Deadline, Progress, SkipCounters
+from core.types import Reply
+from knowledge_base.catalog import Recommendations, asks_for_similar
+from knowledge_base.text import detect_language
 
 log = logging.getLogger(__name__)
 
@@ -310,7 +310,7 @@ class Shopping:
 def recommendation_reply(found: Recommendations, text: str | None = None, phrasing: dict | None = None) -> Reply:
     """The Reply for a recommendation: `text` (default: the catalog template) and, for the wire, the
     products with their SKU, title and price from the catalog (REST `custom.products`)."""
-    from answering.phrasing import recommendation_template
+    from answering.prompts import recommendation_template
 
     return Reply(
         recommendation_template(found) if text is None else text,

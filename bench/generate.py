@@ -24,19 +24,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import core  # noqa: F401  (the offline environment)
-from core.settings import SAMPLE_STORE  # noqa: E402
-from models.generator import CausalLMGenerator, default_adapter  # noqa: E402
 from answering.grounding import GroundingStats  # noqa: E402
-from training.lm import DEFAULT_CATALOG, load_catalog  # noqa: E402
-from answering.phrasing import (  # noqa: E402
-    ReplyDelta,
-    ReplyDone,
-    ReplyWriter,
-    answer_context,
-    answer_messages,
-    fallback_messages,
-    recommendation_messages,
-)
+from answering.phrasing import ReplyDelta, ReplyDone, ReplyWriter
+from answering.prompts import answer_context, answer_messages, fallback_messages, recommendation_messages
+from core.settings import SAMPLE_STORE  # noqa: E402
+from models.causal_lm import default_adapter
+from models.generator import CausalLMGenerator  # noqa: E402
+from training.lm_data import DEFAULT_CATALOG, load_catalog  # noqa: E402
 
 # (FAQ question, the extracted answer: a span of the FAQ's answer)
 CASES = [

@@ -125,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         "generator and with the LoRA adapter. The file the adapter trained on is scored on its held-out rows only. "
         'Last line: JSON {"n", "perplexity_base", "perplexity_tuned", ...}.',
     )
-    from training.lm import add_eval_arguments, add_train_arguments
+    from training.lm_cli import add_eval_arguments, add_train_arguments
 
     add_eval_arguments(lm)
 
@@ -226,12 +226,12 @@ def main(argv: list[str] | None = None) -> int:
                                                  top_k=args.top_k, index_dir=args.index_dir, progress=not args.quiet)))
             return 0
         if args.command == "train" and args.target == "lm":
-            from training.lm import run_train
+            from training.lm_cli import run_train
 
             print(json.dumps(run_train(args, "python -m bot " + " ".join(argv if argv is not None else sys.argv[1:]))))
             return 0
         if args.command == "eval" and args.target == "lm":
-            from training.lm import run_eval
+            from training.lm_cli import run_eval
 
             print(json.dumps(run_eval(args, settings)))
             return 0
@@ -291,8 +291,8 @@ def run_train_intents(settings: Settings, files: list[Path], out: Path, holdout:
 
 
 def run_eval_reader(settings: Settings, args) -> dict:
-    from training.evaluation import evaluate_reader
     from models.reader import reader_from_settings
+    from training.evaluation import evaluate_reader
     from training.reader import held_out_examples, load_qa_examples
 
     reader = reader_from_settings(settings, model_dir=args.model)
@@ -304,9 +304,9 @@ def run_eval_reader(settings: Settings, args) -> dict:
 
 
 def run_train_reader(args) -> dict:
-    from training.evaluation import evaluate_reader
     from models.embedder import default_embedder_path
     from models.reader import ExtractiveReader
+    from training.evaluation import evaluate_reader
     from training.reader import ReaderTrainingConfig, train_reader
 
     config = ReaderTrainingConfig(

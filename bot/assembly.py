@@ -31,9 +31,9 @@ from core.types import Reply
 if TYPE_CHECKING:
     from answering.grounding import GroundingStats
     from answering.phrasing import ReplyWriter
-    from models.embedder import Embedder
     from knowledge_base.recommend import ProductRecommender
     from knowledge_base.retriever import HybridRetriever
+    from models.embedder import Embedder
     from models.intents import IntentClassifier, IntentPrediction
 
 log = logging.getLogger(__name__)

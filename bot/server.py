@@ -25,10 +25,10 @@ from connectors.registry import enabled_connectors
 from connectors.rest import rest_routes
 from connectors.webhooks import CHANNEL_DISPATCHER, webhook_routes
 from connectors.websocket import websocket_routes
+from core.budget import Deadline
 from core.errors import BotError, TooManyRequests
 from core.ports import ConversationStore, DeltaSink
 from core.settings import Settings
-from core.budget import Deadline
 from core.types import Exchange, Message
 from knowledge_base.recommend import ProductRecommender
 

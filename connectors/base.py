@@ -8,9 +8,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, runtime_checkable
 
+from connectors.outbound import PlatformClient
 from core.errors import BadRequest
 from core.types import Reply
-from connectors.outbound import PlatformClient
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from connectors.base import InboundMessage
 from core.errors import NotFound
 from core.sqlite import SQLiteWorker
 from core.types import utcnow
-from connectors.base import InboundMessage
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS channel_deliveries (

@@ -13,12 +13,11 @@ import logging
 import time
 from typing import Awaitable, Callable, Mapping, Sequence
 
-from core.types import Exchange
-from core.errors import BadRequest, MessageTooLarge, TooManyRequests
-from core.types import Message
 from connectors.base import Connector, InboundMessage, reply_text, split_text
 from connectors.deliveries import Delivery, DeliveryLog
 from connectors.outbound import DeliveryFailed, PlatformClient
+from core.errors import BadRequest, MessageTooLarge, TooManyRequests
+from core.types import Exchange, Message
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from core.errors import BadRequest
 from connectors.base import InboundMessage, WebhookResult
 from connectors.outbound import PlatformClient
 from connectors.signatures import MetaSignatureVerifier, verify_subscription
+from core.errors import BadRequest
 
 
 def _entries(payload: dict[str, Any]) -> list[dict[str, Any]]:

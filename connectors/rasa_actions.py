@@ -21,12 +21,12 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
 
-from core.ports import ConversationStore
-from core.wording import SORRY, clean_text, handoff_text
 from core.errors import BotError, ConfigurationError, MessageTooLarge
-from knowledge_base.catalog import Recommendations, describe
+from core.ports import ConversationStore
 from core.settings import Settings
 from core.types import Reply
+from core.wording import SORRY, clean_text, handoff_text
+from knowledge_base.catalog import Recommendations, describe
 
 log = logging.getLogger(__name__)
 

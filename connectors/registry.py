@@ -3,12 +3,12 @@ start-up (a channel without its secret would accept anyone's messages), not a si
 
 from __future__ import annotations
 
-from core.errors import ConfigurationError
-from core.settings import Settings
 from connectors.base import Connector
 from connectors.meta import MessengerConnector, WhatsAppConnector
 from connectors.slack import SlackConnector
 from connectors.telegram import TelegramConnector
+from core.errors import ConfigurationError
+from core.settings import Settings
 
 
 def enabled_connectors(settings: Settings) -> list[Connector]:

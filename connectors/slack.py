@@ -6,10 +6,10 @@ import re
 import time
 from typing import Any, Callable, Mapping
 
-from core.errors import BadRequest
 from connectors.base import InboundMessage, WebhookResult, require_str
 from connectors.outbound import DeliveryFailed, PlatformClient
 from connectors.signatures import SlackSignatureVerifier
+from core.errors import BadRequest
 
 _MENTION = re.compile(r"<@[A-Z0-9]+(\|[^>]*)?>\s*")
 # Message subtypes that still carry a person's words; every other subtype (edits, deletions,

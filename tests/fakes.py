@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
-import re
 from typing import Sequence
 
 import numpy as np

@@ -10,16 +10,11 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import pytest
-
-from bot.app_state import STORE
-from bot.server import create_app
-from core.settings import Settings
-from connectors.webhooks import CHANNEL_DISPATCHER
 from platforms import (
+    MESSENGER_TOKEN,
     META_VERIFY_TOKEN,
     SLACK_BOT_TOKEN,
     WHATSAPP_TOKEN,
-    MESSENGER_TOKEN,
     Call,
     FakePlatformAPI,
     body_of,
@@ -33,6 +28,11 @@ from platforms import (
     whatsapp_status,
     whatsapp_text,
 )
+
+from bot.app_state import STORE
+from bot.server import create_app
+from connectors.webhooks import CHANNEL_DISPATCHER
+from core.settings import Settings
 
 pytestmark = pytest.mark.integration
 QUESTION = "How many days do I have to return an item?"

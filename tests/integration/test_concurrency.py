@@ -15,14 +15,14 @@ import json
 import threading
 
 import pytest
+from fakes import LockingGenerator
 
+from answering.grounding import GroundingStats
+from answering.phrasing import ReplyWriter
 from bot.app_state import DIALOGUE, STORE
 from bot.server import create_app
 from core.settings import Settings
 from core.types import Reply
-from answering.grounding import GroundingStats
-from answering.phrasing import ReplyWriter
-from fakes import LockingGenerator
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from knowledge_base.catalog import money
 from answering.writing import DialogueWriter, Shopping
+from knowledge_base.catalog import money
 
 pytestmark = pytest.mark.integration
 

@@ -9,9 +9,9 @@ import re
 
 import pytest
 
+from answering.phrasing import ReplyWriter
 from bot.server import create_app
 from core.settings import Settings
-from answering.phrasing import ReplyWriter
 
 pytestmark = pytest.mark.integration
 

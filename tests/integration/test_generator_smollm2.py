@@ -7,10 +7,12 @@ import importlib.util
 
 import pytest
 
-from models.generator import CausalLMGenerator, default_adapter
 from answering.grounding import GroundingStats, check_fallback
-from training.lm import DEFAULT_CATALOG, load_catalog
-from answering.phrasing import FALLBACK_TEMPLATE, ReplyDone, ReplyWriter, recommendation_template
+from answering.phrasing import ReplyDone, ReplyWriter
+from answering.prompts import FALLBACK_TEMPLATE, recommendation_template
+from models.causal_lm import default_adapter
+from models.generator import CausalLMGenerator
+from training.lm_data import DEFAULT_CATALOG, load_catalog
 
 pytestmark = [
     pytest.mark.integration,

@@ -14,11 +14,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from platforms import rasa_action_call
 
 from bot.conversations import SQLiteConversationStore
-from knowledge_base.recommend import ProductRecommender
 from core.settings import SAMPLE_STORE, Settings
-from platforms import rasa_action_call
+from knowledge_base.recommend import ProductRecommender
 
 pytestmark = pytest.mark.integration
 

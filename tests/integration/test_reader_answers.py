@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from answering.reading import NO_ANSWER, ReadingAnswerer
 from bot.__main__ import main
 from core.errors import ModelLoadError
-from answering.reading import NO_ANSWER, ReadingAnswerer
 from core.settings import Settings
 
 pytestmark = pytest.mark.integration

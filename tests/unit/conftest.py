@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from fakes import HashEmbedder
 
 from bot.conversations import SQLiteConversationStore
-
-from fakes import HashEmbedder
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from knowledge_base.catalog import Product
+from answering.facts import names, normalise_numbers, quantities
 from answering.grounding import (
     REFUSALS,
     GroundingResult,
@@ -18,12 +18,10 @@ from answering.grounding import (
     check_grounded,
     check_recommendation,
     is_prompt_attack,
-    names,
-    normalise_numbers,
     prompt_attack,
-    quantities,
     refusal,
 )
+from knowledge_base.catalog import Product
 
 PASSAGE = (
     "You can return most items within 30 days of delivery for a full refund. Standard shipping costs $8.99 and takes "

@@ -4,22 +4,12 @@ A scripted generator stands in for the model, so each case says exactly what the
 from __future__ import annotations
 
 import pytest
-
-from knowledge_base.catalog import Constraints, Product, Recommendations, describe
 from fakes import ScriptedGenerator
-from answering.grounding import GroundingStats, REFUSALS
-from answering.phrasing import (
-    FALLBACK_TEMPLATE,
-    Phrased,
-    ReplyDelta,
-    ReplyDone,
-    ReplyWriter,
-    answer_context,
-    answer_messages,
-    answer_template,
-    recommendation_messages,
-    settled_end,
-)
+
+from answering.grounding import REFUSALS, GroundingStats
+from answering.phrasing import Phrased, ReplyDelta, ReplyDone, ReplyWriter, settled_end
+from answering.prompts import FALLBACK_TEMPLATE, answer_context, answer_messages, answer_template, recommendation_messages
+from knowledge_base.catalog import Constraints, Product, Recommendations, describe
 
 PASSAGE = (
     "Returns. You can return most items within 30 days of delivery for a full refund. Items must be unused. "

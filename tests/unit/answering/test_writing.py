@@ -7,14 +7,16 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
-from bot.dialogue import OFFER_PERSON, DialogueService
-from knowledge_base.catalog import Constraints, Product, Recommendations
-from core.types import Message, Reply, Source
-from answering.writing import DialogueWriter, Shopping
 from fakes import ScriptedGenerator
+
 from answering.grounding import REFUSALS, GroundingStats
-from answering.phrasing import FALLBACK_TEMPLATE, ReplyWriter
+from answering.phrasing import ReplyWriter
+from answering.prompts import FALLBACK_TEMPLATE
+from answering.writing import DialogueWriter, Shopping
+from bot.dialogue import DialogueService
+from bot.phrases import OFFER_PERSON
+from core.types import Message, Reply, Source
+from knowledge_base.catalog import Constraints, Product, Recommendations
 
 PASSAGE = "Returns. You can return most items within 30 days of delivery for a full refund. Items must be unused."
 ANSWER = "You can return most items within 30 days of delivery for a full refund."

@@ -10,13 +10,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
-from core.budget import Deadline, SkipCounters
-from core.types import Reply, Source
-from answering.writing import DialogueWriter
 from fakes import LockingGenerator
+
 from answering.grounding import GroundingStats
 from answering.phrasing import ReplyWriter
+from answering.writing import DialogueWriter
+from core.budget import Deadline, SkipCounters
+from core.types import Reply, Source
 
 PASSAGE = "Returns. You can return most items within 30 days of delivery for a full refund. Items must be unused."
 ANSWER = "You can return most items within 30 days of delivery for a full refund."

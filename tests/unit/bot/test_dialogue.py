@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from core.batching import Overloaded
 from bot.conversations import SQLiteConversationStore
-from bot.dialogue import SMALL_TALK, DialogueService, small_talk
-from core.wording import SORRY, clean_text
+from bot.dialogue import DialogueService
+from bot.phrases import SMALL_TALK, small_talk
+from core.batching import Overloaded
 from core.errors import BadRequest, MessageTooLarge, StorageError
 from core.types import Message, Reply, Source
+from core.wording import SORRY, clean_text
 
 # ---------------------------------------------------------------- clean_text
 
@@ -217,8 +218,8 @@ async def test_retrieval_that_misses_the_deadline_gets_an_honest_reply_in_time(s
     import asyncio
     import time
 
+    from bot.phrases import TOO_SLOW
     from core.budget import Deadline
-    from bot.dialogue import TOO_SLOW
 
     async def answer(text: str) -> Reply:
         await asyncio.sleep(30)  # a stuck model

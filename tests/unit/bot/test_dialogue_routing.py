@@ -9,10 +9,11 @@ import pytest
 
 from bot.backend import SQLiteStoreBackend
 from bot.conversations import SQLiteConversationStore
-from bot.dialogue import DialoguePolicy, DialogueService, Understanding, describe_order, is_angry, resolve_follow_up
+from bot.dialogue import DialoguePolicy, DialogueService, Understanding, is_angry, resolve_follow_up
 from bot.entities import extract
-from core.errors import TooManyRequests
+from bot.phrases import describe_order
 from bot.ratelimit import RateLimiter
+from core.errors import TooManyRequests
 from core.types import Message, Reply, Source
 
 TODAY = date(2026, 11, 22)

@@ -5,7 +5,6 @@ import pytest
 from bot.entities import Entities, evaluate_order_numbers, extract, extract_order_numbers, normalise_order_number
 from models.intents import BitextExample
 
-
 # ------------------------------------------------------------------ order numbers
 
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.errors import TooManyRequests
 from bot.ratelimit import RateLimiter
+from core.errors import TooManyRequests
 
 
 class FakeClock:

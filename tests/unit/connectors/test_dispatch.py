@@ -8,13 +8,12 @@ from datetime import datetime, timezone
 
 import pytest
 
-from core.types import Exchange
-from core.errors import BadRequest, MessageTooLarge, StorageError, TooManyRequests
-from core.types import Conversation, Message, Reply
 from connectors.base import InboundMessage
 from connectors.deliveries import DeliveryLog
 from connectors.dispatch import ChannelDispatcher
 from connectors.outbound import DeliveryFailed, PlatformClient
+from core.errors import BadRequest, MessageTooLarge, StorageError, TooManyRequests
+from core.types import Conversation, Exchange, Message, Reply
 
 
 class FakeDialogue:

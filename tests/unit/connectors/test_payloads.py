@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import pytest
+from platforms import (
+    messenger_message,
+    slack_message_event,
+    slack_url_verification,
+    telegram_update,
+    whatsapp_status,
+    whatsapp_text,
+)
 
-from core.errors import BadRequest
-from core.types import Reply, Source
 from connectors.base import reply_text, split_text
 from connectors.meta import MessengerConnector, WhatsAppConnector
 from connectors.slack import SlackConnector
 from connectors.telegram import TelegramConnector
-from platforms import messenger_message, slack_message_event, slack_url_verification, telegram_update, whatsapp_status, whatsapp_text
+from core.errors import BadRequest
+from core.types import Reply, Source
 
 telegram = TelegramConnector("1:token", "secret")
 slack = SlackConnector("signing", "xoxb", bot_user_id="U0BOT")

@@ -6,13 +6,10 @@ from __future__ import annotations
 import threading
 
 import pytest
+from platforms import rasa_action_call
 from rasa_sdk.interfaces import ActionNotFoundException
 
 from bot.conversations import SQLiteConversationStore
-from core.wording import HANDOFF_TEXT, SORRY
-from knowledge_base.catalog import Constraints, Product, Recommendations
-from core.settings import Settings
-from core.types import Reply, Source
 from connectors.rasa_actions import (
     ACTION_NAMES,
     HANDOFF_FAILED,
@@ -21,7 +18,10 @@ from connectors.rasa_actions import (
     build_action_executor,
     create_action_app,
 )
-from platforms import rasa_action_call
+from core.settings import Settings
+from core.types import Reply, Source
+from core.wording import HANDOFF_TEXT, SORRY
+from knowledge_base.catalog import Constraints, Product, Recommendations
 
 RETURN_QUESTION = "How many days do I have to return an item?"
 RETURN_SOURCE = Source(
@@ -339,8 +339,8 @@ def test_the_app_is_rasa_sdks_endpoint(settings):
 def test_port_in_use_is_a_one_line_error():
     import socket
 
-    from core.errors import ConfigurationError
     from connectors.rasa_actions import check_port_free
+    from core.errors import ConfigurationError
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from connectors.registry import enabled_connectors
 from core.errors import ConfigurationError
 from core.settings import Settings
-from connectors.registry import enabled_connectors
 
 
 def names(**settings) -> list[str]:

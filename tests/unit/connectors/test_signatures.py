@@ -7,8 +7,8 @@ import hmac
 
 import pytest
 
-from core.errors import Forbidden, Unauthorized
 from connectors.signatures import MetaSignatureVerifier, SecretTokenVerifier, SlackSignatureVerifier, verify_subscription
+from core.errors import Forbidden, Unauthorized
 
 # api.slack.com/authentication/verifying-requests-from-slack: the worked example (a slash command body).
 SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

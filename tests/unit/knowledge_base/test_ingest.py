@@ -6,9 +6,9 @@ from pathlib import Path
 import faiss
 import numpy as np
 import pytest
+from fakes import HashEmbedder, make_pdf
 
 from core.errors import ConfigurationError, IndexNotFound, StorageError
-from fakes import HashEmbedder, make_pdf
 from knowledge_base.indexes import DenseIndex, KnowledgeBase
 from knowledge_base.ingest import Ingestor
 from knowledge_base.store import PassageStore

@@ -4,9 +4,9 @@ import os
 from pathlib import Path
 
 import pytest
+from fakes import make_pdf
 
 from core.errors import DocumentError
-from fakes import make_pdf
 from knowledge_base.loaders import discover, load_document
 
 

@@ -7,9 +7,18 @@ from types import SimpleNamespace
 
 import pytest
 
-from knowledge_base.catalog import Constraints, Product, Recommendations, describe, match_categories, parse_constraints, product_from_passage, singular
-from knowledge_base.recommend import ProductRecommender
 from core.types import Passage, RetrievalFilters, ScoredPassage
+from knowledge_base.catalog import (
+    Constraints,
+    Product,
+    Recommendations,
+    describe,
+    match_categories,
+    parse_constraints,
+    product_from_passage,
+    singular,
+)
+from knowledge_base.recommend import ProductRecommender
 
 CATEGORIES = ("Laptops", "Phones & Tablets", "Audio", "Camping & Hiking", "Home & Kitchen", "Books", "Footwear")
 

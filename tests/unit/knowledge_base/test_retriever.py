@@ -3,9 +3,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fakes import HashEmbedder
 
 from core.types import RetrievalFilters
-from fakes import HashEmbedder
 from knowledge_base.indexes import KnowledgeBase
 from knowledge_base.ingest import Ingestor
 from knowledge_base.retriever import HybridRetriever

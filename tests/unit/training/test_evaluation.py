@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from training.evaluation import abstaining_prediction, best_margin, ladder_calibration
 from models.reader import ExtractedAnswer, ReaderResult
+from training.evaluation import abstaining_prediction, best_margin, ladder_calibration
 
 
 def result(best_score: float, null_score: float) -> ReaderResult:

@@ -10,16 +10,17 @@ import random
 import pytest
 from safetensors import safe_open
 
-from core.errors import BadRequest
-from training import lm as lm_training
-from models.generator import CausalLMGenerator
 from answering.grounding import check_fallback, check_recommendation
-from training.lm import (
+from answering.prompts import FALLBACK_SYSTEM, RECOMMEND_SYSTEM, SUPPORT_SYSTEM
+from core.errors import BadRequest
+from models.generator import CausalLMGenerator
+from training import lm as lm_training
+from training import lm_data
+from training.lm import LMTrainingConfig, evaluate_lm, train_lm
+from training.lm_data import (
     BitextRow,
-    LMTrainingConfig,
     build_examples,
     encode_example,
-    evaluate_lm,
     fallback_example,
     fill_placeholders,
     load_bitext_responses,
@@ -27,9 +28,7 @@ from training.lm import (
     recommendation_examples,
     split_rows,
     support_example,
-    train_lm,
 )
-from answering.phrasing import FALLBACK_SYSTEM, RECOMMEND_SYSTEM, SUPPORT_SYSTEM
 
 RESPONSES = {
     "cancel_order": "I'd be glad to help you cancel your order. Please share your order number and our support team will help.",
@@ -122,7 +121,7 @@ def test_examples_use_the_run_time_prompts(data):
 
 def test_every_fallback_target_passes_the_fallback_check():
     rng = random.Random(0)
-    for intent in lm_training.FALLBACK_TOPICS:
+    for intent in lm_data.FALLBACK_TOPICS:
         for _ in range(5):
             example = fallback_example(BitextRow("x", intent, "", "y"), rng)
             assert check_fallback(example.response).ok, (example.response, check_fallback(example.response).problems)
