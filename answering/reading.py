@@ -3,7 +3,7 @@
 The ladder, on the best answer's confidence (the reader's probability mass on that span and the spans
 overlapping it, with the no-answer span competing for the same mass):
 - at or above `answer_threshold`: the sentence of the passage that contains the extracted answer,
-  citing that passage, with the exact span in `metadata["answer"]`;
+  citing that passage, with the exact span in `Reply.answer_span`;
 - from `clarify_threshold`: the two best distinct candidates, asked back as a question;
 - below: an honest "I couldn't find that" (the dialogue adds the offer of a person, and hands over
   after repeated misses).
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from answering.extractive import NO_KNOWLEDGE, ExtractiveAnswerer, retrieve_in_language
-from core.types import Reply, ScoredPassage, Source
+from core.types import AnswerSpan, Reply, ScoredPassage, Source
 from knowledge_base.retriever import HybridRetriever
 from knowledge_base.text import detect_language
 from models.reader import ExtractedAnswer, ExtractiveReader, ReaderResult
@@ -132,8 +132,8 @@ class ReadingAnswerer:
         if best is not None and confidence >= self.thresholds.answer:
             passage = found[best.passage_index]
             text = quote_sentence(passage.passage.text, best.start, best.end)
-            return Reply(text, sources=(_source(passage),), confidence=confidence, kind="answer",
-                         metadata={**metadata, "answer": self._candidate(found, best)})
+            return Reply(text, sources=(_source(passage),), confidence=confidence, kind="answer", metadata=metadata,
+                         answer_span=AnswerSpan(best.text, best.start, best.end, best.confidence))
         options = self._distinct_options(found, result)
         if options and confidence >= self.thresholds.clarify:
             lead, tail = (CLARIFY_LEAD, CLARIFY_TAIL) if len(options) == 2 else (CLARIFY_ONE_LEAD, CLARIFY_ONE_TAIL)

@@ -23,6 +23,7 @@ from typing import Any, Awaitable, Callable, Iterator, Sequence
 
 from answering.phrasing import ReplyDelta, ReplyDone, ReplyEvent, ReplyWriter
 from core.budget import Deadline, Progress, SkipCounters
+from core.slots import Slots
 from core.types import Reply
 from knowledge_base.catalog import Recommendations, asks_for_similar
 from knowledge_base.text import detect_language
@@ -91,9 +92,9 @@ class DialogueWriter:
         """Phrase a knowledge-base answer from its extracted answer and cited passage."""
         if reply.kind != "answer" or not reply.sources or not self.phrase_answers or not self.writes(question):
             return reply
-        extracted = reply.metadata.get("answer") if isinstance(reply.metadata.get("answer"), dict) else None
-        answer = extracted.get("text", "") if extracted else reply.text
-        start = extracted.get("start") if extracted else None
+        span = reply.answer_span
+        answer = span.text if span is not None else reply.text
+        start = span.start if span is not None else None
         passage = reply.sources[0].passage
         done, streamed = await self._drive(
             "answer", lambda cancel: self.writer.stream_answer(question, answer, passage, answer_start=start, cancel=cancel),
@@ -289,12 +290,12 @@ class Shopping:
     def is_request(self, text: str) -> bool:
         return self.recommender.is_request(text)
 
-    async def suggest(self, request: str, slots: dict[str, Any], on_delta: OnDelta = None,
+    async def suggest(self, request: str, slots: Slots, on_delta: OnDelta = None,
                       deadline: Deadline | None = None) -> Reply:
         """Candidates for `request` in the light of the conversation (products shown before, earlier
         requests), written up; the products shown are remembered in `slots`."""
-        history = list(slots.get("shopping_requests", []))
-        shown = [self.recommender.catalog().get(sku) for sku in slots.get("shown_products", [])]
+        history = list(slots.shopping_requests)
+        shown = [self.recommender.catalog().get(sku) for sku in slots.shown_products]
         shown = [p for p in shown if p is not None]
         # "something like the last one": the first product shown last time leads the search.
         like = shown[0] if shown and asks_for_similar(request) else None
@@ -302,8 +303,8 @@ class Shopping:
         found = await loop.run_in_executor(self.executor, lambda: self.recommender.run(request, history=history, similar_to=like))
         reply = await self.writer.recommendation(request, found, on_delta, deadline) if self.writer else recommendation_reply(found)
         if found.products:
-            slots["shown_products"] = [p.sku for p in found.products][:SHOWN_PRODUCTS]
-        slots["shopping_requests"] = (history + [request])[-3:]
+            slots.shown_products = [p.sku for p in found.products][:SHOWN_PRODUCTS]
+        slots.shopping_requests = (history + [request])[-3:]
         return reply
 
 

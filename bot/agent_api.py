@@ -13,9 +13,6 @@ from connectors.webhooks import CHANNEL_DISPATCHER
 from core.errors import BadRequest, Unauthorized
 from core.wire import decode_json_object
 
-# Slots that survive a hand-back: who the customer proved to be, and the order being discussed.
-KEPT_ON_HANDBACK = ("verified_email", "order_number")
-
 
 @web.middleware
 async def agent_api_guard(request: web.Request, handler):
@@ -44,7 +41,7 @@ async def conversation_history(request: web.Request) -> web.Response:
     store = request.app[STORE]
     conversation = await store.get(conversation_id)
     turns = await store.history(conversation_id)
-    return web.json_response({**conversation.to_wire(), "slots": conversation.slots, "turns": [t.to_wire() for t in turns]})
+    return web.json_response({**conversation.to_wire(), "slots": conversation.slots.to_dict(), "turns": [t.to_wire() for t in turns]})
 
 
 async def list_handoffs(request: web.Request) -> web.Response:
@@ -65,8 +62,7 @@ async def hand_back(request: web.Request) -> web.Response:
     conversation = await store.get(conversation_id)
     if conversation.owner != "human":
         raise BadRequest(f"conversation {conversation_id} is not with a person", conversation_id=conversation_id)
-    # A fresh start for the bot: no half-finished question or failure count from before the handoff.
-    await store.set_slots(conversation_id, {k: v for k, v in conversation.slots.items() if k in KEPT_ON_HANDBACK})
+    await store.set_slots(conversation_id, conversation.slots.after_handback())
     conversation = await store.set_owner(conversation_id, "bot")
     await store.append(conversation_id, "system", "handed back to the bot", {"event": "handback"})
     return web.json_response(conversation.to_wire())

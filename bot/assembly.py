@@ -116,9 +116,9 @@ async def open_dialogue(
     health["generator"] = generator_health(settings, reply_writer)
     skips = SkipCounters()
     generation_progress = Progress("generator")
-    batcher = MicroBatcher(pipeline.answer_many, executor, max_batch=16, progress=Progress("answers"))
+    batcher: MicroBatcher[str, Reply] = MicroBatcher(pipeline.answer_many, executor, max_batch=16, progress=Progress("answers"))
     await batcher.start()
-    batchers = [batcher]
+    batchers: list[MicroBatcher] = [batcher]
     dialogue_writer = DialogueWriter(
         reply_writer, generation, languages=settings.generator_languages,
         phrase_answers=settings.phrase_answers, max_waiting=settings.generation_max_waiting,
@@ -129,7 +129,7 @@ async def open_dialogue(
     stages = [batcher.progress, generation_progress]
     understand: Callable[[str], Awaitable[Understanding]] | None = None
     if classifier is not None:
-        intent_batcher = MicroBatcher(classifier.run, executor, max_batch=32, progress=Progress("intents"))
+        intent_batcher: MicroBatcher[str, IntentPrediction] = MicroBatcher(classifier.run, executor, max_batch=32, progress=Progress("intents"))
         stages.append(intent_batcher.progress)
         await intent_batcher.start()
         batchers.append(intent_batcher)

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from core.errors import NotFound
+from core.slots import Slots
 from core.sqlite import SQLiteWorker
 from core.types import Conversation, Role, StoredTurn, utcnow
 
@@ -77,11 +78,11 @@ class SQLiteConversationStore(SQLiteWorker):
         return await self._run(self._get, conversation_id)
 
     async def append(self, conversation_id: str, role: Role, text: str, payload: dict[str, Any] | None = None,
-                     slots: dict[str, Any] | None = None, *, message_id: str | None = None,
+                     slots: Slots | None = None, *, message_id: str | None = None,
                      in_reply_to: int | None = None) -> StoredTurn:
         """Add a turn; with `slots`, replace the conversation's slots in the same transaction.
         `message_id` (customer turns) is unique per conversation; `in_reply_to` links a reply to its turn."""
-        slots_json = None if slots is None else json.dumps(slots, ensure_ascii=False, default=str)
+        slots_json = None if slots is None else json.dumps(slots.to_dict(), ensure_ascii=False)
         return await self._run(self._append, conversation_id, role, text, payload or {}, slots_json, message_id, in_reply_to)
 
     async def find_message(self, conversation_id: str, message_id: str) -> tuple[StoredTurn, StoredTurn | None] | None:
@@ -97,8 +98,8 @@ class SQLiteConversationStore(SQLiteWorker):
             raise ValueError(f"owner must be 'bot' or 'human', not {owner!r}")
         return await self._run(self._set_owner, conversation_id, owner, reason)
 
-    async def set_slots(self, conversation_id: str, slots: dict[str, Any]) -> Conversation:
-        return await self._run(self._set_slots, conversation_id, json.dumps(slots, ensure_ascii=False, default=str))
+    async def set_slots(self, conversation_id: str, slots: Slots) -> Conversation:
+        return await self._run(self._set_slots, conversation_id, json.dumps(slots.to_dict(), ensure_ascii=False))
 
     async def handoffs(self) -> list[Conversation]:
         """Conversations waiting for or owned by a person, oldest handoff first."""
@@ -197,7 +198,7 @@ def _conversation(row: tuple) -> Conversation:
     return Conversation(
         row[0], row[1], row[2], datetime.fromisoformat(row[3]), row[4],
         updated_at=datetime.fromisoformat(row[5]) if row[5] else None,
-        slots=json.loads(row[6] or "{}"),
+        slots=Slots.from_dict(json.loads(row[6] or "{}")),
         handoff_reason=row[7] or "",
         handoff_at=datetime.fromisoformat(row[8]) if row[8] else None,
     )

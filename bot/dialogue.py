@@ -13,6 +13,7 @@ receives the checked text as it is generated (the widget's WebSocket streams it)
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable
 
 from answering.grounding import REFUSALS, prompt_attack
+from answering.writing import DialogueWriter, Shopping
 from bot.backend import Order, StoreBackend
 from bot.entities import Entities, extract
 from bot.phrases import ASK_ORDER, OFFER_PERSON, TOO_SLOW, describe_order, describe_refund, small_talk
@@ -27,6 +29,7 @@ from bot.ratelimit import RateLimiter
 from core.budget import Deadline, ReplyBudgets
 from core.errors import AnswerTimeout, BotError
 from core.ports import ConversationStore
+from core.slots import PendingQuestion, Slots
 from core.types import Exchange, Message, Reply, utcnow
 from core.wording import SORRY, clean_text, handoff_text
 from knowledge_base.text import detect_language
@@ -75,20 +78,20 @@ def is_angry(text: str) -> bool:
     return bool(_ANGER.search(text)) or len(_SHOUTED_WORD.findall(text)) >= 2
 
 
-def resolve_follow_up(text: str, slots: dict[str, Any], entities: Entities) -> str:
+def resolve_follow_up(text: str, slots: Slots, entities: Entities) -> str:
     """Rewrite a follow-up into a question that stands alone, using what the conversation said before:
     "and how much does it cost to ship there?" after "Do you ship to Canada?" asks about Canada."""
-    destination = slots.get("destination")
+    destination = slots.destination
     if destination and not entities.destinations and _THERE.search(text):
         text = _THERE.sub(f"to {destination}", text, count=1).replace("to to ", "to ")
         if _FOLLOW_UP_LEAD.match(text):
             text = _FOLLOW_UP_LEAD.sub("", text).strip()
             text = text[:1].upper() + text[1:]
         return text
-    last = slots.get("last_question")
+    last = slots.last_question
     if last and entities.destinations and _FOLLOW_UP.match(text) and len(text.split()) <= 6:
         # "what about Europe?" after "How much is shipping to Canada?" repeats that question for Europe.
-        previous = slots.get("last_destination")
+        previous = slots.last_destination
         if previous and previous in last:
             return last.replace(previous, entities.destinations[0])
     return text
@@ -106,8 +109,8 @@ class DialogueService:
         limiter: RateLimiter | None = None,
         clock: Callable[[], datetime] = utcnow,
         max_message_chars: int = 2000,
-        writer: Any = None,  # answering.writing.DialogueWriter: phrased answers and written fallbacks
-        shopping: Any = None,  # answering.writing.Shopping: product suggestions
+        writer: DialogueWriter | None = None,  # phrased answers and written fallbacks
+        shopping: Shopping | None = None,  # product suggestions
         budgets: ReplyBudgets | None = None,
     ) -> None:
         self.store = store
@@ -146,10 +149,10 @@ class DialogueService:
         if conversation.owner == "human":
             # A person has this conversation: the message is kept for them and the bot says nothing.
             return Exchange(conversation, Reply("", kind="silent", metadata={"handoff": {"owner": "human"}}))
-        slots = dict(conversation.slots)
+        slots = conversation.slots.copy()
         idle_since = conversation.updated_at or conversation.created_at
-        if slots and self.clock() - idle_since > self.policy.session_idle:
-            slots = {}
+        if slots != Slots() and self.clock() - idle_since > self.policy.session_idle:
+            slots = Slots()
         try:
             reply = await self._route(message, text, slots, on_delta, deadline)
         except AnswerTimeout as exc:
@@ -171,14 +174,14 @@ class DialogueService:
 
     # ------------------------------------------------------------------ routing
 
-    async def _route(self, message: Message, text: str, slots: dict[str, Any], on_delta=None,
+    async def _route(self, message: Message, text: str, slots: Slots, on_delta=None,
                      deadline: Deadline | None = None) -> Reply:
         understanding = await self._understand(text)
         entities = understanding.entities
         if entities.destinations:
-            slots["destination"] = entities.destinations[0]
+            slots.destination = entities.destinations[0]
 
-        pending = slots.get("pending")
+        pending = slots.pending
         if pending:
             reply = await self._continue(message, text, slots, pending, understanding)
             if reply is not None:
@@ -201,7 +204,7 @@ class DialogueService:
             return self._handoff("angry_complaint", slots, {**tagged, "route": "handoff"})
         if intent in ORDER_ACTIONS and self.backend is not None:
             if entities.order_number:
-                slots["order_number"] = entities.order_number
+                slots.order_number = entities.order_number
             reply = await self._order_action(message, intent, slots, entities)
             return reply.with_text_metadata({**tagged, "route": reply.metadata.get("route", "order_action")})
         if self.shopping is not None and self.shopping.is_request(text):
@@ -218,80 +221,79 @@ class DialogueService:
         understood = await self.understand(text)
         return Understanding(understood.intent, understood.confidence, entities)
 
-    async def _continue(self, message: Message, text: str, slots: dict[str, Any], pending: dict[str, Any],
+    async def _continue(self, message: Message, text: str, slots: Slots, pending: PendingQuestion,
                         understanding: Understanding) -> Reply | None:
         """The bot asked for something last turn; use this message as the answer if it is one."""
         entities = understanding.entities
-        action, need = pending.get("action"), pending.get("need")
+        action, need = pending.action, pending.need
         if need == "confirm":
             if _YES.match(text):
-                slots.pop("pending", None)
+                slots.pending = None
                 return await self._order_action(message, action, slots, entities, confirmed=True)
             if _NO.match(text):
-                slots.pop("pending", None)
-                return Reply(f"OK, I've left order {pending.get('order_number')} as it is.", confidence=1.0, kind="order")
+                slots.pending = None
+                return Reply(f"OK, I've left order {pending.order_number} as it is.", confidence=1.0, kind="order")
         elif need == "order_number" and entities.order_number:
-            slots["order_number"] = entities.order_number
-            slots.pop("pending", None)
+            slots.order_number = entities.order_number
+            slots.pending = None
             return await self._order_action(message, action, slots, entities)
         elif need == "email" and entities.email:
-            slots.pop("pending", None)
-            slots["order_number"] = pending.get("order_number") or slots.get("order_number")
+            slots.pending = None
+            slots.order_number = pending.order_number or slots.order_number
             return await self._order_action(message, action, slots, entities)
         # Not an answer to the question. A new, confident request replaces it; otherwise ask again, once.
         if understanding.intent and understanding.confidence >= self.policy.intent_threshold and understanding.intent != action:
-            slots.pop("pending", None)
+            slots.pending = None
             return None
         if small_talk(text) is not None:
             return None
-        asked = int(pending.get("asked", 1))
-        if asked >= 2:
-            slots.pop("pending", None)
+        if pending.asked >= 2:
+            slots.pending = None
             return None
-        slots["pending"] = {**pending, "asked": asked + 1}
+        slots.pending = dataclasses.replace(pending, asked=pending.asked + 1)
         if need == "order_number":
             return Reply("I need the order number to look that up. It's the number in your order confirmation e-mail, for example 12345.", kind="ask", confidence=1.0)
         if need == "email":
-            return Reply(f"Please type the e-mail address you used for order {pending.get('order_number')}, so I can check it's yours.", kind="ask", confidence=1.0)
-        return Reply(f"Please answer yes or no: cancel order {pending.get('order_number')}?", kind="ask", confidence=1.0)
+            return Reply(f"Please type the e-mail address you used for order {pending.order_number}, so I can check it's yours.", kind="ask", confidence=1.0)
+        return Reply(f"Please answer yes or no: cancel order {pending.order_number}?", kind="ask", confidence=1.0)
 
-    async def _order_action(self, message: Message, action: str, slots: dict[str, Any], entities: Entities,
+    async def _order_action(self, message: Message, action: str, slots: Slots, entities: Entities,
                             confirmed: bool = False) -> Reply:
         assert self.backend is not None
-        number = entities.order_number or slots.get("order_number")
+        number = entities.order_number or slots.order_number
         if not number:
-            slots["pending"] = {"action": action, "need": "order_number"}
+            slots.pending = PendingQuestion("order_number", action)
             return Reply(ASK_ORDER[action], kind="ask", confidence=1.0)
         order = await self.backend.find_order(number)
         if not await self._owns(message, order, slots, entities):
             if entities.email:
                 # Same words for "no such order" and "not your order": nobody learns which numbers exist.
-                attempts = int(slots.get("verification_failures", 0)) + 1
-                slots["verification_failures"] = attempts
-                slots.pop("order_number", None)
+                attempts = slots.verification_failures + 1
+                slots.verification_failures = attempts
+                slots.order_number = None
                 if attempts >= self.policy.max_verification_attempts:
-                    slots.pop("pending", None)
+                    slots.pending = None
                     return self._handoff("verification_failed", slots, {})
-                slots["pending"] = {"action": action, "need": "order_number"}
+                slots.pending = PendingQuestion("order_number", action)
                 return Reply(
                     f"I couldn't find an order {number} for that e-mail address. Please check the order number and "
                     "the e-mail in your order confirmation, then send me the order number again.",
                     kind="ask", confidence=1.0,
                 )
-            slots["pending"] = {"action": action, "need": "email", "order_number": number}
+            slots.pending = PendingQuestion("email", action, number)
             return Reply(
                 f"To keep your orders private, please tell me the e-mail address you used for order {number}.",
                 kind="ask", confidence=1.0,
             )
         assert order is not None
-        slots["order_number"] = number
-        slots.pop("verification_failures", None)
+        slots.order_number = number
+        slots.verification_failures = 0
         if action == "track_order":
             return Reply(describe_order(order), kind="order", confidence=1.0)
         if action == "track_refund":
             return Reply(describe_refund(order), kind="order", confidence=1.0)
         if action == "cancel_order" and not confirmed and order.status == "processing":
-            slots["pending"] = {"action": action, "need": "confirm", "order_number": number}
+            slots.pending = PendingQuestion("confirm", action, number)
             items = ", ".join(i.title for i in order.items)
             return Reply(f"Order {number} ({items}, ${order.total:.2f}) hasn't shipped yet, so it can be cancelled. "
                          "Shall I cancel it? Please answer yes or no.", kind="ask", confidence=1.0)
@@ -304,41 +306,41 @@ class DialogueService:
                 reply = Reply(f"{outcome.message}\n\n{policy.text}", policy.sources, 1.0, "order")
         return reply
 
-    async def _owns(self, message: Message, order: Order | None, slots: dict[str, Any], entities: Entities) -> bool:
+    async def _owns(self, message: Message, order: Order | None, slots: Slots, entities: Entities) -> bool:
         """Order details only for its owner: a channel identity linked to the order's account, or the
         order number together with the order's e-mail address (remembered for the session)."""
         if order is None:
             return False
         assert self.backend is not None
         owner = order.customer_email.lower()
-        if slots.get("verified_email") == owner:
+        if slots.verified_email == owner:
             return True
         if await self.backend.linked_customer(message.channel, message.sender) == owner:
             return True
         if entities.email == owner:
-            slots["verified_email"] = owner
+            slots.verified_email = owner
             return True
         return False
 
-    async def _knowledge(self, text: str, slots: dict[str, Any], entities: Entities, on_delta=None,
+    async def _knowledge(self, text: str, slots: Slots, entities: Entities, on_delta=None,
                          deadline: Deadline | None = None) -> Reply:
         question = resolve_follow_up(text, slots, entities)
         reply = await self._answer_within(question, deadline)
         if reply.kind == "answer" and self.writer is not None:
             reply = await self.writer.answer(question, reply, on_delta, deadline)
-        slots["last_question"] = question
-        if entities.destinations or slots.get("destination"):
-            slots["last_destination"] = entities.destinations[0] if entities.destinations else slots.get("destination")
+        slots.last_question = question
+        if entities.destinations or slots.destination:
+            slots.last_destination = entities.destinations[0] if entities.destinations else slots.destination
         if reply.kind == "not_sure":
-            failures = int(slots.get("failures", 0)) + 1
-            slots["failures"] = failures
+            failures = slots.failures + 1
+            slots.failures = failures
             if failures >= self.policy.handoff_after_failures:
                 return self._handoff("repeated_failure", slots, {})
             written = await self.writer.fallback(question, reply, on_delta, deadline) if self.writer is not None else None
             # A written fallback has passed check_fallback: it says so honestly and offers a person itself.
             reply = written or reply.with_text(reply.text + OFFER_PERSON.get(detect_language(text), OFFER_PERSON["en"]))
         elif reply.kind == "answer":
-            slots.pop("failures", None)
+            slots.failures = 0
         if question != text:
             reply = reply.with_text(reply.text, resolved_question=question)
         return reply
@@ -353,8 +355,8 @@ class DialogueService:
         except asyncio.TimeoutError:
             raise AnswerTimeout("retrieval did not finish before the reply's deadline") from None
 
-    def _handoff(self, reason: str, slots: dict[str, Any], extra: dict[str, Any]) -> Reply:
-        slots.pop("pending", None)
-        slots.pop("failures", None)
+    def _handoff(self, reason: str, slots: Slots, extra: dict[str, Any]) -> Reply:
+        slots.pending = None
+        slots.failures = 0
         return Reply(handoff_text(reason, self.policy.support_hours), confidence=1.0, kind="handoff",
                      metadata={**extra, "route": "handoff", "handoff": {"reason": reason, "owner": "human"}})

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+from core.slots import Slots
+
 DocType = Literal["policy", "faq", "product", "article"]
 Role = Literal["customer", "bot", "agent", "system"]
 
@@ -115,6 +117,19 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerSpan:
+    """The reader's exact answer: characters [start, end) of the passage the reply cites first."""
+
+    text: str
+    start: int
+    end: int
+    confidence: float
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"text": self.text, "start": self.start, "end": self.end, "confidence": round(float(self.confidence), 4)}
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     text: str
     sources: tuple[Source, ...] = ()
@@ -126,6 +141,8 @@ class Reply:
     kind: Literal["answer", "clarify", "not_sure", "error", "greeting", "order", "ask", "handoff", "silent",
                   "recommendation", "refusal"] = "answer"
     metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    # Set by the reader on an answer: what the phrasing keeps word for word and the grounding checks.
+    answer_span: AnswerSpan | None = None
 
     def custom(self) -> dict[str, Any]:
         wire: dict[str, Any] = {
@@ -150,7 +167,7 @@ class Reply:
         return cls(text, sources, float(payload.get("confidence", 0.0)), payload.get("kind", "answer"), {**metadata, "repeated": True})
 
     def with_text(self, text: str, **metadata: Any) -> "Reply":
-        return Reply(text, self.sources, self.confidence, self.kind, {**self.metadata, **metadata})
+        return Reply(text, self.sources, self.confidence, self.kind, {**self.metadata, **metadata}, self.answer_span)
 
     def with_text_metadata(self, metadata: dict[str, Any]) -> "Reply":
         return self.with_text(self.text, **metadata) if metadata else self
@@ -165,8 +182,8 @@ class Conversation:
     # "human" once handed off: the bot stays silent until an agent hands it back.
     owner: Literal["bot", "human"] = "bot"
     updated_at: datetime | None = None
-    # What the dialogue remembers between turns (order number, product, a pending question...).
-    slots: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    # What the dialogue remembers between turns (order number, products shown, a pending question...).
+    slots: Slots = field(default_factory=Slots, hash=False, compare=False)
     handoff_reason: str = ""
     handoff_at: datetime | None = None
 

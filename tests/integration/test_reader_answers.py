@@ -37,11 +37,11 @@ def test_the_reader_is_the_shipped_checkpoint_and_off_unless_turned_on(reading_a
 def test_the_return_window_is_answered_with_the_exact_span_of_the_return_policy(reading_answerer):
     reply = reading_answerer.answer("How many days do I have to return an item?")
     assert reply.kind == "answer", reply.text
-    answer = reply.metadata["answer"]
+    answer = reply.answer_span
     passage = reply.sources[0].passage
-    assert passage[answer["start"]: answer["end"]] == answer["text"]
-    assert "30 days" in answer["text"]
-    assert answer["text"] in reply.text and reply.text in " ".join(passage.split())
+    assert passage[answer.start: answer.end] == answer.text
+    assert "30 days" in answer.text
+    assert answer.text in reply.text and reply.text in " ".join(passage.split())
     # The return policy, or the FAQ entry that states it: both are the store's return policy.
     assert "return" in " ".join(reply.sources[0].title_path).lower() or "return" in reply.sources[0].document
     assert reply.confidence >= reading_answerer.thresholds.answer

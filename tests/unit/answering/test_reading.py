@@ -70,8 +70,8 @@ def test_a_confident_answer_is_stated_in_its_sentence_and_cites_the_passage(retr
     assert reply.text == "You have 30 days from delivery to return an item."
     assert reply.confidence == pytest.approx(0.9)
     assert reply.sources[0].document == "doc1.md" and reply.sources[0].passage == RETURNS
-    answer = reply.metadata["answer"]
-    assert RETURNS[answer["start"]: answer["end"]] == "30 days"
+    answer = reply.answer_span
+    assert RETURNS[answer.start: answer.end] == "30 days"
 
 
 def test_unsure_asks_back_with_the_two_best_distinct_candidates(retriever):

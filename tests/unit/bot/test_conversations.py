@@ -6,6 +6,7 @@ import pytest
 
 from bot.conversations import SQLiteConversationStore
 from core.errors import NotFound, StorageError
+from core.slots import PendingQuestion, Slots
 
 
 @pytest.fixture
@@ -123,10 +124,10 @@ async def test_append_can_store_slots_in_the_same_transaction(tmp_path):
     store = SQLiteConversationStore(tmp_path / "c.sqlite3")
     await store.open()
     conversation = await store.conversation_for("rest", "slots")
-    await store.append(conversation.conversation_id, "bot", "What's your order number?", {}, slots={"pending": {"need": "order_number"}})
-    assert (await store.get(conversation.conversation_id)).slots == {"pending": {"need": "order_number"}}
+    await store.append(conversation.conversation_id, "bot", "What's your order number?", {}, slots=Slots(pending=PendingQuestion("order_number")))
+    assert (await store.get(conversation.conversation_id)).slots == Slots(pending=PendingQuestion("order_number"))
     await store.append(conversation.conversation_id, "customer", "12345")  # no slots: left as they were
-    assert (await store.get(conversation.conversation_id)).slots == {"pending": {"need": "order_number"}}
+    assert (await store.get(conversation.conversation_id)).slots == Slots(pending=PendingQuestion("order_number"))
     await store.close()
 
 
@@ -162,9 +163,9 @@ async def test_database_from_before_slots_is_migrated(tmp_path):
     store = SQLiteConversationStore(path)
     await store.open()
     old = await store.get("old")
-    assert old.slots == {} and old.owner == "bot"
-    await store.set_slots("old", {"order_number": "12345"})
-    assert (await store.get("old")).slots == {"order_number": "12345"}
+    assert old.slots == Slots() and old.owner == "bot"
+    await store.set_slots("old", Slots(order_number="12345"))
+    assert (await store.get("old")).slots == Slots(order_number="12345")
     await store.close()
 
 

@@ -14,6 +14,7 @@ from bot.entities import extract
 from bot.phrases import describe_order
 from bot.ratelimit import RateLimiter
 from core.errors import TooManyRequests
+from core.slots import Slots
 from core.types import Message, Reply, Source
 
 TODAY = date(2026, 11, 22)
@@ -329,10 +330,10 @@ async def test_without_an_intent_model_everything_goes_to_the_knowledge_base(sto
 
 
 def test_resolve_follow_up_cases():
-    assert resolve_follow_up("and how much is it to ship there?", {"destination": "Canada"}, extract("x")) == "How much is it to ship to Canada?"
-    assert resolve_follow_up("how long does shipping take?", {"destination": "Canada"}, extract("x")) == "how long does shipping take?"
+    assert resolve_follow_up("and how much is it to ship there?", Slots(destination="Canada"), extract("x")) == "How much is it to ship to Canada?"
+    assert resolve_follow_up("how long does shipping take?", Slots(destination="Canada"), extract("x")) == "how long does shipping take?"
     text = "what about Europe?"
-    slots = {"last_question": "How much is shipping to Canada?", "last_destination": "Canada"}
+    slots = Slots(last_question="How much is shipping to Canada?", last_destination="Canada")
     assert resolve_follow_up(text, slots, extract(text)) == "How much is shipping to Europe?"
 
 
