@@ -11,6 +11,7 @@ from pathlib import Path
 
 import bot  # noqa: F401  (sets the offline environment before any model library is imported)
 from core.errors import BotError
+from core.redact import install_log_redaction
 from core.settings import Settings
 
 DESCRIPTION = """\
@@ -179,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             data_dir=args.data_dir, log_level=args.log_level, host=getattr(args, "host", None), port=getattr(args, "port", None)
         )
         logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        install_log_redaction()  # no log line carries a card number, an e-mail, a phone number or a token
         # Libraries' start-up chatter (FAISS probing CPU builds, bm25s internals) is not news to operators.
         for noisy in ("faiss", "faiss.loader", "bm25s", "jieba", "sentence_transformers", "httpx"):
             logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))

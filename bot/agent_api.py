@@ -91,8 +91,28 @@ async def agent_message(request: web.Request) -> web.Response:
     return web.json_response({"turn": turn.to_wire(), "delivery_id": delivery_id}, status=202)
 
 
+async def list_unanswered(request: web.Request) -> web.Response:
+    """Customer messages a stopped run accepted but never answered, not yet answered since."""
+    items = [{**conversation.to_wire(), "turn": turn.to_wire()} for conversation, turn in await request.app[STORE].unanswered()]
+    return web.json_response({"unanswered": items})
+
+
+async def list_deliveries(request: web.Request) -> web.Response:
+    """Channel deliveries by status: `?status=dead` (default) lists the dead letters."""
+    dispatcher = request.app.get(CHANNEL_DISPATCHER)
+    status = request.query.get("status", "dead")
+    if status != "dead":
+        raise BadRequest('only status "dead" is listed', status=status)
+    letters = await dispatcher.deliveries.dead() if dispatcher is not None else []
+    return web.json_response({"deliveries": [{"delivery_id": d.delivery_id, "channel": d.channel, "sender": d.sender,
+                                              "reply": d.reply, "attempts": d.attempts, "last_error": d.last_error}
+                                             for d in letters]})
+
+
 def agent_routes() -> list[web.RouteDef]:
     return [
+        web.get("/api/unanswered", list_unanswered),
+        web.get("/api/deliveries", list_deliveries),
         web.get("/api/conversations/{conversation_id}", conversation_history),
         web.get("/api/handoffs", list_handoffs),
         web.post("/api/conversations/{conversation_id}/handback", hand_back),

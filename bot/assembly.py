@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol, Sequence
 from answering.writing import DialogueWriter, Shopping
 from bot.backend import StoreBackend
 from bot.dialogue import DialoguePolicy, DialogueService, Understanding
-from bot.ratelimit import RateLimiter
 from core.batching import MicroBatcher
 from core.budget import Progress, SkipCounters
+from core.limits import RateLimiter
 from core.ports import ConversationStore
 from core.settings import Settings
 from core.types import Reply
@@ -145,6 +145,8 @@ async def open_dialogue(
         handoff_after_failures=settings.handoff_after_failures,
         session_idle=timedelta(minutes=settings.session_idle_minutes),
         support_hours=settings.support_hours,
+        order_proof_failures=settings.order_proof_failures,
+        order_proof_window=timedelta(minutes=settings.order_proof_window_minutes),
     )
     dialogue = DialogueService(
         store,
@@ -153,6 +155,8 @@ async def open_dialogue(
         backend=backend,
         policy=policy,
         limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+        client_limiter=RateLimiter(settings.client_rate_limit_per_minute, settings.client_rate_limit_burst,
+                                   what="messages from your network address"),
         max_message_chars=settings.max_message_chars,
         writer=dialogue_writer,
         shopping=shopping,

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Sequence
 
 from core.errors import NotFound
 from core.slots import Slots
@@ -74,8 +74,22 @@ class SQLiteConversationStore(SQLiteWorker):
         """The sender's conversation on this channel, created on first contact."""
         return await self._run(self._conversation_for, channel, sender)
 
+    async def find_conversation(self, channel: str, sender: str) -> Conversation | None:
+        """The sender's conversation on this channel, or None: nothing is created."""
+        return await self._run(self._find_conversation, channel, sender)
+
     async def get(self, conversation_id: str) -> Conversation:
         return await self._run(self._get, conversation_id)
+
+    async def mark_unanswered(self, channels: Sequence[str], max_age_days: float = 7.0) -> list[StoredTurn]:
+        """Customer turns on `channels` that a run stopped before answering (no reply, nothing after
+        them), each marked now with a system turn so that agents see it (`unanswered`) and it is not
+        marked twice. Conversations with a person are left alone: the person answers there."""
+        return await self._run(self._mark_unanswered, tuple(channels), max_age_days)
+
+    async def unanswered(self, limit: int = 100) -> list[tuple[Conversation, StoredTurn]]:
+        """Marked turns nobody has answered since (no bot or agent turn after the mark), oldest first."""
+        return await self._run(self._unanswered, limit)
 
     async def append(self, conversation_id: str, role: Role, text: str, payload: dict[str, Any] | None = None,
                      slots: Slots | None = None, *, message_id: str | None = None,
@@ -107,13 +121,17 @@ class SQLiteConversationStore(SQLiteWorker):
 
     # ------------------------------------------------------------------ on the store thread
 
-    def _conversation_for(self, channel: str, sender: str) -> Conversation:
+    def _find_conversation(self, channel: str, sender: str) -> Conversation | None:
         row = self.db.execute(
             f"SELECT {COLUMNS} FROM conversations WHERE channel = ? AND sender = ? ORDER BY updated_at DESC LIMIT 1",
             (channel, sender),
         ).fetchone()
-        if row:
-            return _conversation(row)
+        return _conversation(row) if row else None
+
+    def _conversation_for(self, channel: str, sender: str) -> Conversation:
+        found = self._find_conversation(channel, sender)
+        if found is not None:
+            return found
         now = utcnow().isoformat()
         conversation_id = uuid.uuid4().hex
         self.db.execute(
@@ -151,8 +169,37 @@ class SQLiteConversationStore(SQLiteWorker):
         row = self.db.execute(select + "conversation_id = ? AND message_id = ?", (conversation_id, message_id)).fetchone()
         if row is None:
             return None
-        reply = self.db.execute(select + "in_reply_to = ? ORDER BY turn_id LIMIT 1", (row[0],)).fetchone()
+        reply = self.db.execute(select + "in_reply_to = ? AND role = 'bot' ORDER BY turn_id LIMIT 1", (row[0],)).fetchone()
         return _turn(row), (_turn(reply) if reply else None)
+
+    def _mark_unanswered(self, channels: tuple[str, ...], max_age_days: float) -> list[StoredTurn]:
+        cutoff = (utcnow() - timedelta(days=max_age_days)).isoformat()
+        marks = ",".join("?" * len(channels))
+        rows = self.db.execute(
+            "SELECT t.turn_id, t.conversation_id, t.role, t.text, t.created_at, t.payload FROM turns t "
+            "JOIN conversations c ON c.conversation_id = t.conversation_id "
+            f"WHERE t.role = 'customer' AND c.owner = 'bot' AND c.channel IN ({marks}) AND t.created_at >= ? "
+            "AND NOT EXISTS (SELECT 1 FROM turns r WHERE r.in_reply_to = t.turn_id) "
+            "AND NOT EXISTS (SELECT 1 FROM turns l WHERE l.conversation_id = t.conversation_id AND l.turn_id > t.turn_id "
+            "AND l.role IN ('bot', 'agent', 'system')) ORDER BY t.turn_id",
+            (*channels, cutoff),
+        ).fetchall()
+        turns = [_turn(r) for r in rows]
+        for turn in turns:
+            self._append(turn.conversation_id, "system", "not answered: the server stopped before replying",
+                         {"event": "unanswered", "turn_id": turn.turn_id}, in_reply_to=turn.turn_id)
+        return turns
+
+    def _unanswered(self, limit: int) -> list[tuple[Conversation, StoredTurn]]:
+        rows = self.db.execute(
+            "SELECT t.turn_id, t.conversation_id, t.role, t.text, t.created_at, t.payload FROM turns m "
+            "JOIN turns t ON t.turn_id = m.in_reply_to "
+            "WHERE m.role = 'system' AND json_extract(m.payload, '$.event') = 'unanswered' "
+            "AND NOT EXISTS (SELECT 1 FROM turns l WHERE l.conversation_id = m.conversation_id AND l.turn_id > m.turn_id "
+            "AND l.role IN ('bot', 'agent')) ORDER BY m.turn_id LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [(self._get(r[1]), _turn(r)) for r in rows]
 
     def _history(self, conversation_id: str, limit: int | None) -> list[StoredTurn]:
         self._get(conversation_id)

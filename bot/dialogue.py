@@ -18,17 +18,18 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Literal
 
 from answering.grounding import REFUSALS, prompt_attack
 from answering.writing import DialogueWriter, Shopping
 from bot.backend import Order, StoreBackend
 from bot.entities import Entities, extract
 from bot.phrases import ASK_ORDER, OFFER_PERSON, TOO_SLOW, describe_order, describe_refund, small_talk
-from bot.ratelimit import RateLimiter
 from core.budget import Deadline, ReplyBudgets
 from core.errors import AnswerTimeout, BotError
+from core.limits import Limiter, MemoryLimiter, RateLimiter, Rule
 from core.ports import ConversationStore
+from core.redact import mask_cards
 from core.slots import PendingQuestion, Slots
 from core.types import Exchange, Message, Reply, utcnow
 from core.wording import SORRY, clean_text, handoff_text
@@ -65,6 +66,13 @@ class DialoguePolicy:
     session_idle: timedelta = timedelta(minutes=30)
     # Appended to every handoff message, so customers know when to expect a person.
     support_hours: str = ""
+    # Wrong e-mails per order (whoever sends them) before the order is locked for the rest of the window.
+    order_proof_failures: int = 5
+    order_proof_window: timedelta = timedelta(hours=1)
+
+    @property
+    def order_proof_rule(self) -> Rule:
+        return Rule.per_window(self.order_proof_failures, self.order_proof_window.total_seconds())
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +115,8 @@ class DialogueService:
         backend: StoreBackend | None = None,
         policy: DialoguePolicy | None = None,
         limiter: RateLimiter | None = None,
+        client_limiter: RateLimiter | None = None,
+        limits: Limiter | None = None,
         clock: Callable[[], datetime] = utcnow,
         max_message_chars: int = 2000,
         writer: DialogueWriter | None = None,  # phrased answers and written fallbacks
@@ -118,7 +128,9 @@ class DialogueService:
         self.understand = understand
         self.backend = backend
         self.policy = policy or DialoguePolicy()
-        self.limiter = limiter
+        self.limiter = limiter  # per conversation key (channel, sender)
+        self.client_limiter = client_limiter  # per client address, whatever sender it claims
+        self.limits = limits if limits is not None else MemoryLimiter()  # ownership proofs per order
         self.clock = clock
         self.max_message_chars = max_message_chars
         self.writer = writer
@@ -132,9 +144,13 @@ class DialogueService:
         (default: the channel's budget); stages that would miss it are skipped or abandoned."""
         deadline = deadline or self.budgets.for_channel(message.channel)
         text = clean_text(message.text, self.max_message_chars)
+        # Before anything is stored: the client is told to retry, so nothing is lost.
+        if self.client_limiter is not None and message.client:
+            self.client_limiter.check(message.client)
         if self.limiter is not None:
-            # Before anything is stored: the client is told to retry, so nothing is lost.
             self.limiter.check((message.channel, message.sender))
+        text = mask_cards(text)  # a card number typed by a customer is never stored or logged
+        message = dataclasses.replace(message, text=text)
         conversation = await self.store.conversation_for(message.channel, message.sender)
         seen = await self.store.find_message(conversation.conversation_id, message.message_id) if message.message_id else None
         if seen is not None and seen[1] is not None:
@@ -265,8 +281,14 @@ class DialogueService:
             slots.pending = PendingQuestion("order_number", action)
             return Reply(ASK_ORDER[action], kind="ask", confidence=1.0)
         order = await self.backend.find_order(number)
-        if not await self._owns(message, order, slots, entities):
-            if entities.email:
+        proof = await self._owns(message, order, number, slots, entities)
+        if proof == "locked":
+            log.warning("order %s is locked after %d wrong e-mail addresses", number, self.policy.order_proof_failures)
+            slots.pending = None
+            slots.order_number = None
+            return self._handoff("order_locked", slots, {})
+        if proof != "yes":
+            if proof == "wrong":
                 # Same words for "no such order" and "not your order": nobody learns which numbers exist.
                 attempts = slots.verification_failures + 1
                 slots.verification_failures = attempts
@@ -306,21 +328,31 @@ class DialogueService:
                 reply = Reply(f"{outcome.message}\n\n{policy.text}", policy.sources, 1.0, "order")
         return reply
 
-    async def _owns(self, message: Message, order: Order | None, slots: Slots, entities: Entities) -> bool:
-        """Order details only for its owner: a channel identity linked to the order's account, or the
-        order number together with the order's e-mail address (remembered for the session)."""
-        if order is None:
-            return False
+    async def _owns(self, message: Message, order: Order | None, number: str, slots: Slots,
+                    entities: Entities) -> Literal["yes", "ask", "wrong", "locked"]:
+        """Order details only for its owner: a verified channel identity linked to the order's account
+        (a platform's user, an authenticated integration's sender), or the order number together with
+        the order's e-mail address (remembered for the conversation, except for anonymous senders, who
+        prove it each time). Wrong e-mails count against the order itself, whichever sender or
+        session sends them: past the policy's limit the order is locked for the rest of the window."""
         assert self.backend is not None
-        owner = order.customer_email.lower()
-        if slots.verified_email == owner:
-            return True
-        if await self.backend.linked_customer(message.channel, message.sender) == owner:
-            return True
-        if entities.email == owner:
-            slots.verified_email = owner
-            return True
-        return False
+        owner = order.customer_email.lower() if order is not None else None
+        if owner and slots.verified_email == owner and message.trust != "anonymous":
+            return "yes"
+        if owner and message.trust == "verified" and await self.backend.linked_customer(message.channel, message.sender) == owner:
+            return "yes"
+        rule, key = self.policy.order_proof_rule, f"order-proof:{number}"
+        if self.limits.blocked(key, rule) is not None:
+            return "locked"
+        if not entities.email:
+            return "ask"
+        if owner and entities.email == owner:
+            if message.trust != "anonymous":
+                slots.verified_email = owner
+            return "yes"
+        # "No such order" counts too: guessing numbers is as much an attack as guessing e-mails.
+        self.limits.take(key, rule)
+        return "locked" if self.limits.blocked(key, rule) is not None else "wrong"
 
     async def _knowledge(self, text: str, slots: Slots, entities: Entities, on_delta=None,
                          deadline: Deadline | None = None) -> Reply:

@@ -20,13 +20,16 @@ from bot.conversations import SQLiteConversationStore
 from connectors.base import Connector
 from connectors.deliveries import DeliveryLog
 from connectors.dispatch import ChannelDispatcher
+from connectors.http import parse_networks
 from connectors.outbound import PlatformClient
 from connectors.registry import enabled_connectors
 from connectors.rest import rest_routes
+from connectors.sessions import SessionSigner, load_or_create_secret
 from connectors.webhooks import CHANNEL_DISPATCHER, webhook_routes
 from connectors.websocket import websocket_routes
 from core.budget import Deadline
 from core.errors import BotError, TooManyRequests
+from core.limits import RateLimiter
 from core.ports import ConversationStore, DeltaSink
 from core.settings import Settings
 from core.types import Exchange, Message
@@ -68,11 +71,19 @@ def create_app(
     async def handle(message: Message, on_delta: DeltaSink | None = None, deadline: Deadline | None = None) -> Exchange:
         return await app[DIALOGUE].handle(message, on_delta=on_delta, deadline=deadline)
 
-    async def open_conversation(channel: str, sender: str) -> str:
-        return (await app[STORE].conversation_for(channel, sender)).conversation_id
+    async def find_conversation(channel: str, sender: str) -> str | None:
+        found = await app[STORE].find_conversation(channel, sender)
+        return found.conversation_id if found is not None else None
 
-    app.router.add_routes(rest_routes(handle))
-    app.router.add_routes(websocket_routes(handle, open_conversation, settings.max_body_bytes))
+    proxies = parse_networks(settings.trusted_proxies)
+    signer = SessionSigner(load_or_create_secret(settings.session_secret, settings.data_dir / "session-secret"),
+                           ttl_seconds=settings.session_ttl_hours * 3600)
+    app.router.add_routes(rest_routes(handle, token=settings.rest_auth_token, trusted_proxies=proxies,
+                                      read_timeout=settings.request_read_timeout_seconds))
+    app.router.add_routes(websocket_routes(
+        handle, find_conversation, signer, max_frame_bytes=settings.max_body_bytes, allowed_origins=settings.widget_origins,
+        trusted_proxies=proxies, issue_limiter=RateLimiter(settings.session_issue_per_minute, settings.session_issue_burst,
+                                                           what="new sessions from your network address")))
     app.router.add_get("/health", health)
     app.router.add_routes(agent_routes())
     app.router.add_get("/", index)
@@ -84,6 +95,13 @@ def _conversation_store(store: ConversationStore | None):
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         app[STORE] = store or SQLiteConversationStore(app[SETTINGS].database_path)
         await app[STORE].open()
+        # Messages a stopped run accepted but never answered are marked for agents, never dropped
+        # (platform channels replay theirs from the delivery log instead).
+        marked = await app[STORE].mark_unanswered(("rest", "web"))
+        if marked:
+            log.warning("%d customer message(s) were left unanswered by the last run; marked for agents (/api/unanswered)",
+                        len(marked))
+        app[HEALTH]["unanswered_at_start"] = len(marked)
         yield
         await app[STORE].close()
 
@@ -128,6 +146,7 @@ def _channel_dispatch(channels: Sequence[Connector]):
             app[DIALOGUE].handle, deliveries, client, channels,
             retry_seconds=settings.channel_retry_seconds, max_attempts=settings.channel_delivery_max_attempts,
             replay_limit=settings.channel_replay_limit, replay_max_age_hours=settings.channel_replay_max_age_hours,
+            reply_window_hours=settings.channel_reply_window_hours, dead_letter_probe_seconds=settings.dead_letter_probe_seconds,
         )
         app[CHANNEL_DISPATCHER] = dispatcher
         await dispatcher.start()
@@ -185,6 +204,10 @@ async def health(request: web.Request) -> web.Response:
             info["status"] = "degraded"
             info["degraded"] = f"no progress for over {limit:g} s in: {', '.join(sorted(stalled))}"
             status = 503
+    dispatcher = request.app.get(CHANNEL_DISPATCHER)
+    if dispatcher is not None:
+        # Replies that exhausted their retries, waiting for their platform to answer again.
+        info["dead_letters"] = len(await dispatcher.deliveries.dead())
     if SKIPS in request.app:
         # How often each stage was skipped under load or budget, and why (phrasing first, never the answer).
         info["skipped"] = request.app[SKIPS].snapshot()
@@ -199,5 +222,5 @@ def serve(settings: Settings) -> None:
     # SIGTERM: stop accepting, give requests in flight `shutdown_drain_seconds`, then close (cleanup
     # cancels generations at their next token, so no worker thread keeps the process alive).
     web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None,
-                shutdown_timeout=settings.shutdown_drain_seconds,
+                shutdown_timeout=settings.shutdown_drain_seconds, keepalive_timeout=settings.keepalive_timeout_seconds,
                 print=lambda *_: log.info("serving on http://%s:%d", settings.host, settings.port))

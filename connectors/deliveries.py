@@ -11,7 +11,7 @@ import json
 import sqlite3
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from connectors.base import InboundMessage
@@ -27,8 +27,9 @@ CREATE TABLE IF NOT EXISTS channel_deliveries (
     text TEXT NOT NULL,  -- the customer's words; '' for a message an agent sends
     address TEXT NOT NULL,
     -- received → answered → sent; or silent (a person has the conversation), dropped (rate limit,
-    -- empty text), failed (the platform refused, or every retry failed), expired (left unanswered
-    -- by a run that stopped, and past the reply window or the replay limit at the next start)
+    -- empty text), failed (the platform refused it for good), dead (every retry failed: a dead
+    -- letter, sent again when the platform answers), expired (left unanswered by a run that stopped,
+    -- or a dead letter, past the reply window or the replay limit)
     status TEXT NOT NULL,
     reply TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
@@ -110,6 +111,15 @@ class DeliveryLog(SQLiteWorker):
                 "UPDATE channel_deliveries SET next_attempt_at = ? WHERE status = 'answered' AND next_attempt_at IS NULL", (now,)
             )
         )
+
+    async def dead(self, channel: str | None = None) -> list[Delivery]:
+        """Dead letters (every retry failed), oldest first."""
+        return await self._run(self._select, "status = 'dead' AND (channel = ? OR ? IS NULL)", (channel, channel))
+
+    async def revive(self, channel: str, max_age_hours: float) -> tuple[int, int]:
+        """The platform answers again: `channel`'s dead letters younger than its reply window are due
+        now (attempts start again); older ones are expired. Returns (revived, expired)."""
+        return await self._run(self._revive, channel, max_age_hours)
 
     async def get(self, delivery_id: int) -> Delivery:
         [delivery] = await self._run(self._select, "delivery_id = ?", (delivery_id,))
@@ -204,10 +214,22 @@ class DeliveryLog(SQLiteWorker):
                 (now, max(0, keep))).rowcount
         return expired
 
+    def _revive(self, channel: str, max_age_hours: float) -> tuple[int, int]:
+        now = utcnow()
+        cutoff = (now - timedelta(hours=max_age_hours)).isoformat()
+        with self.transaction() as db:
+            expired = db.execute(
+                "UPDATE channel_deliveries SET status = 'expired', last_error = 'dead letter past the reply window', "
+                "updated_at = ? WHERE status = 'dead' AND channel = ? AND received_at < ?", (now.isoformat(), channel, cutoff)).rowcount
+            revived = db.execute(
+                "UPDATE channel_deliveries SET status = 'answered', attempts = 0, next_attempt_at = ?, updated_at = ? "
+                "WHERE status = 'dead' AND channel = ?", (self.clock(), now.isoformat(), channel)).rowcount
+        return revived, expired
+
     def _forget_before(self, days: float) -> int:
         # ISO-8601 UTC timestamps of one format compare correctly as text.
         cutoff = datetime.fromtimestamp(utcnow().timestamp() - days * 86400, timezone.utc).isoformat()
-        finished = "status IN ('sent', 'silent', 'dropped', 'failed', 'expired') AND received_at < ?"
+        finished = "status IN ('sent', 'silent', 'dropped', 'failed', 'expired') AND received_at < ?"  # dead letters wait
         with self.transaction() as db:
             db.execute(
                 f"DELETE FROM channel_delivery_keys WHERE delivery_id IN (SELECT delivery_id FROM channel_deliveries WHERE {finished})",

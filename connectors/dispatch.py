@@ -41,6 +41,8 @@ class ChannelDispatcher:
         keep_days: float = 30.0,
         replay_limit: int = 100,
         replay_max_age_hours: float = 24.0,
+        reply_window_hours: float = 24.0,
+        dead_letter_probe_seconds: float = 300.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.handle = handle
@@ -52,7 +54,12 @@ class ChannelDispatcher:
         self.keep_days = keep_days
         self.replay_limit = replay_limit
         self.replay_max_age_hours = replay_max_age_hours
+        self.reply_window_hours = reply_window_hours
+        self.dead_letter_probe_seconds = dead_letter_probe_seconds
         self.clock = clock
+        self._last_probe = 0.0
+        # Channels with dead letters waiting: a send that gets through there revives them.
+        self._dead_channels: set[str] = set()
         self._limit = asyncio.Semaphore(max_concurrent)
         self._sender_locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
         self._tasks: set[asyncio.Task] = set()
@@ -74,6 +81,7 @@ class ChannelDispatcher:
             log.info("answering %s delivery %d left unanswered by the last run", delivery.channel, delivery.delivery_id)
             self._spawn(self._answer(delivery.delivery_id, delivery.channel, delivery.sender, delivery.text, delivery.address))
         await self.deliveries.reschedule_unsent(self.clock())
+        self._dead_channels = {d.channel for d in await self.deliveries.dead()}
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="channel-retry-sweeper")
 
     async def stop(self) -> None:
@@ -157,15 +165,44 @@ class ChannelDispatcher:
                 delay = max(self.retry_seconds * 2 ** (attempts - 1), exc.retry_after or 0.0)
                 await self.deliveries.send_failed(delivery_id, str(exc), self.clock() + delay)
                 log.warning("%s delivery %d not sent (%s); retrying in %.0f s", channel, delivery_id, exc, delay)
+            elif exc.retryable:
+                # The platform is down, not refusing: a dead letter, sent when it answers again.
+                await self.deliveries.finished(delivery_id, "dead", str(exc))
+                if channel not in self._dead_channels:
+                    self._last_probe = self.clock()  # the first probe comes a probe interval later
+                self._dead_channels.add(channel)
+                log.error("%s delivery %d not sent after %d attempts; kept as a dead letter: %s", channel, delivery_id, attempts, exc)
             else:
                 await self.deliveries.finished(delivery_id, "failed", str(exc))
-                log.error("%s delivery %d not sent after %d attempt(s), giving up: %s", channel, delivery_id, attempts, exc)
+                log.error("%s delivery %d refused by the platform: %s", channel, delivery_id, exc)
             return
         except Exception as exc:  # a bug or a bad stored address: never retried in a loop
             log.exception("%s delivery %d could not be sent", channel, delivery_id)
             await self.deliveries.finished(delivery_id, "failed", f"{type(exc).__name__}: {exc}")
             return
         await self.deliveries.finished(delivery_id, "sent")
+        if channel in self._dead_channels:
+            await self._revive(channel)
+
+    async def _revive(self, channel: str) -> None:
+        self._dead_channels.discard(channel)
+        revived, expired = await self.deliveries.revive(channel, self.reply_window_hours)
+        if revived or expired:
+            log.info("%s answers again: %d dead letter(s) due now, %d past the reply window expired", channel, revived, expired)
+
+    async def _probe_dead_letters(self) -> None:
+        """While dead letters wait, try the oldest of each channel again now and then: it getting
+        through is how we learn the platform is back when no new message comes."""
+        if not self._dead_channels or self.clock() - self._last_probe < self.dead_letter_probe_seconds:
+            return
+        self._last_probe = self.clock()
+        for channel in list(self._dead_channels):
+            letters = await self.deliveries.dead(channel)
+            if not letters:
+                self._dead_channels.discard(channel)
+                continue
+            oldest = letters[0]
+            self._spawn(self._send(oldest.delivery_id, channel, oldest.address, oldest.reply or "", self.max_attempts - 1))
 
     async def _sweep_forever(self) -> None:
         interval = min(15.0, max(0.05, self.retry_seconds / 2))
@@ -174,6 +211,7 @@ class ChannelDispatcher:
             try:
                 for delivery in await self.deliveries.claim_due():
                     self._spawn(self._resend(delivery))
+                await self._probe_dead_letters()
             except Exception:
                 log.exception("channel retry sweep failed")
 

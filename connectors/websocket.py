@@ -1,5 +1,10 @@
-"""The web widget's channel (`GET /ws`): JSON frames {"type": "message", "text"} in; hello, token,
-reply, waiting and error frames out.
+"""The web widget's channel (`GET /ws`): JSON frames {"type": "message", "text", "message_id"?} in;
+hello, token, reply, waiting and error frames out.
+
+Who is talking is a session the server issues, never a name the page sends: the "hello" frame
+carries a signed token (connectors.sessions), bound to the page's origin, that the widget keeps and
+presents when it reconnects (`/ws?session=<token>`); a missing, expired or forged token gets a new
+session, never someone else's. A conversation is created by the first message, not by connecting.
 
 A generated reply streams: "token" frames carry its checked text as it is written, then the "reply"
 frame carries the whole reply, whose `text` is what to show in the end (it differs from the deltas
@@ -7,35 +12,36 @@ when a late check replaced the draft with the extractive reply)."""
 
 from __future__ import annotations
 
-import json
 import logging
-import uuid
+from datetime import datetime, timezone
 from typing import Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 
-from core.errors import BadRequest, BotError
+from connectors.http import Network, client_address
+from connectors.rest import message_id_of
+from connectors.sessions import SessionSigner
+from core.errors import BadRequest, BotError, Forbidden, TooManyRequests, Unauthorized
+from core.limits import RateLimiter
 from core.ports import DeltaSink, Handle
 from core.types import Exchange, Message
+from core.wire import decode_json_text
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "web"
-MAX_SENDER_CHARS = 128
 HEARTBEAT_SECONDS = 30
 
-# The conversation id of a sender on this channel (sent in the "hello" frame).
-OpenConversation = Callable[[str, str], Awaitable[str]]
+# The id of a sender's existing conversation on this channel, or None (nothing is created).
+FindConversation = Callable[[str, str], Awaitable[str | None]]
 
 
-def to_message(frame_text: str, sender: str) -> Message:
-    try:
-        data = json.loads(frame_text)
-    except json.JSONDecodeError:
-        raise BadRequest("frame is not valid JSON") from None
+def to_message(frame_text: str, session_id: str, client: str | None = None) -> Message:
+    data = decode_json_text(frame_text)
     if not isinstance(data, dict) or data.get("type") != "message":
         raise BadRequest('expected {"type": "message", "text": "..."}')
-    return Message(channel=CHANNEL, sender=sender, text=data.get("text"))
+    return Message(channel=CHANNEL, sender=session_id, text=data.get("text"), message_id=message_id_of(data.get("message_id")),
+                   trust="session", client=client)
 
 
 def to_frame(exchange: Exchange) -> dict:
@@ -46,17 +52,37 @@ def to_frame(exchange: Exchange) -> dict:
     return {"type": "reply", "conversation_id": conversation_id, "text": reply.text, **reply.custom()}
 
 
-def websocket_routes(handle: Handle, open_conversation: OpenConversation, max_frame_bytes: int) -> list[web.RouteDef]:
+def websocket_routes(handle: Handle, find_conversation: FindConversation, signer: SessionSigner, *, max_frame_bytes: int,
+                     allowed_origins: tuple[str, ...] = (), trusted_proxies: tuple[Network, ...] = (),
+                     issue_limiter: RateLimiter | None = None) -> list[web.RouteDef]:
     async def websocket(request: web.Request) -> web.WebSocketResponse:
+        origin = request.headers.get("Origin", "")
+        if allowed_origins and origin not in allowed_origins:
+            raise Forbidden(f"the widget is not served to pages on {origin or 'no origin'}")
+        client = client_address(request, trusted_proxies)
+        try:
+            session = signer.verify(request.query.get("session", ""), origin)
+            session, token = signer.issue(origin, session.session_id)  # renewed: a returning customer keeps it
+            renewed = False
+        except Unauthorized:
+            if issue_limiter is not None:
+                issue_limiter.check(client)  # 429 before the upgrade: sessions are not free to mint
+            session, token = signer.issue(origin)
+            renewed = "session" in request.query
         ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=max_frame_bytes)
         await ws.prepare(request)
-        sender = request.query.get("sender", "").strip()[:MAX_SENDER_CHARS] or uuid.uuid4().hex
-        conversation_id = await open_conversation(CHANNEL, sender)
-        await ws.send_json({"type": "hello", "conversation_id": conversation_id})
+        await ws.send_json({
+            "type": "hello", "session": token, "conversation_id": await find_conversation(CHANNEL, session.session_id),
+            "expires_at": datetime.fromtimestamp(session.expires_at, timezone.utc).isoformat(),
+            **({"new_session": True} if renewed else {}),
+        })
         async for frame in ws:
             if frame.type == WSMsgType.TEXT:
                 try:
-                    exchange = await handle(to_message(frame.data, sender), on_delta=_delta_sender(ws))
+                    exchange = await handle(to_message(frame.data, session.session_id, client), on_delta=_delta_sender(ws))
+                except TooManyRequests as exc:
+                    await ws.send_json({"type": "error", "error": exc.message, "retry_after": round(exc.retry_after)})
+                    continue
                 except BotError as exc:
                     await ws.send_json({"type": "error", "error": exc.message})
                     continue

@@ -23,6 +23,11 @@ class BadRequest(BotError):
     code = "bad_request"
 
 
+class RequestTimeout(BadRequest):
+    http_status = 408
+    code = "request_timeout"
+
+
 class MessageTooLarge(BadRequest):
     http_status = 413
     code = "message_too_large"

@@ -137,6 +137,32 @@ class Settings:
     store_database: str = ""
     # Bearer token for /api/* (agent console, handoffs). Empty: /api/* answers loopback clients only.
     agent_api_token: str = ""
+    # ---- who the customer is (README, "Security"). The widget gets a session the server signs with
+    # this secret ("" : one generated once into <data_dir>/session-secret), bound to the page's origin.
+    session_secret: str = ""
+    session_ttl_hours: float = 72.0
+    # Origins allowed to open the widget's WebSocket ("https://shop.example"); empty: any origin.
+    widget_origins: tuple[str, ...] = ()
+    # The REST channel's integration secret (Authorization: Bearer ..., or ?token= as Rasa's REST
+    # channel takes it). Only an authenticated caller's "sender" is trusted as a linked account;
+    # without a token every REST sender is an anonymous stranger who proves each order.
+    rest_auth_token: str = ""
+    # Proxies whose X-Forwarded-For is believed (addresses or CIDR blocks, "10.0.0.0/8"); the client's
+    # address is otherwise the connection's own.
+    trusted_proxies: tuple[str, ...] = ()
+    # Messages per client address (whatever senders or sessions it claims) and widget sessions issued
+    # per client address: a burst, then this many a minute. 0 turns a limit off.
+    client_rate_limit_per_minute: float = 120.0
+    client_rate_limit_burst: int = 40
+    session_issue_per_minute: float = 10.0
+    session_issue_burst: int = 20
+    # Wrong e-mail addresses accepted per order before its details are locked (for every sender) for
+    # the rest of the window and a person is brought in.
+    order_proof_failures: int = 5
+    order_proof_window_minutes: float = 60.0
+    # Seconds a client may take to send a request body, and an idle keep-alive connection is kept.
+    request_read_timeout_seconds: float = 10.0
+    keepalive_timeout_seconds: float = 15.0
     support_hours: str = (
         "Our team answers Monday to Friday 6 a.m.–6 p.m. and Saturday 8 a.m.–4 p.m. Pacific Time; "
         "outside those hours you'll hear from us when we're back."
@@ -169,6 +195,11 @@ class Settings:
     # ones are marked expired and left to an agent).
     channel_replay_limit: int = 100
     channel_replay_max_age_hours: float = 24.0
+    # A reply whose retries are exhausted waits as a dead letter (/health, /api/deliveries); when the
+    # platform answers again it is sent, if still younger than the platform's reply window. While
+    # letters wait, the oldest is tried again every dead_letter_probe_seconds.
+    channel_reply_window_hours: float = 24.0
+    dead_letter_probe_seconds: float = 300.0
     log_level: str = "INFO"
 
     @property

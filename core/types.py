@@ -10,6 +10,10 @@ from core.slots import Slots
 
 DocType = Literal["policy", "faq", "product", "article"]
 Role = Literal["customer", "bot", "agent", "system"]
+# How far the sender of a message is known: "verified" by a platform's signature or an integration's
+# secret (a linked account may be used), "session" a widget session the server issued (unforgeable,
+# but nobody in particular), "anonymous" a name the client chose (a stranger every time).
+Trust = Literal["verified", "session", "anonymous"]
 
 
 def utcnow() -> datetime:
@@ -114,6 +118,10 @@ class Message:
     # The channel's or client's id of this message: the same id again is the same message (a retry,
     # a replay after a restart), answered with the stored reply and never stored twice.
     message_id: str | None = None
+    trust: Trust = "verified"
+    # The client's network address as the server sees it (behind trusted proxies: X-Forwarded-For);
+    # None for platform deliveries, which arrive from the platform.
+    client: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ HANDOFF_TEXT = {
     "angry_complaint": "I'm really sorry about this. I'm passing this conversation to a member of our support team now; they'll reply right here.",
     "repeated_failure": "I'm sorry I couldn't answer that. I'm passing this conversation to a member of our support team; they'll reply right here.",
     "verification_failed": "I couldn't match that order to your details, so I'm passing this conversation to a member of our support team, who can check it with you.",
+    "order_locked": "For your security, that order can't be checked here for a while after several wrong e-mail addresses. I'm passing this conversation to a member of our support team, who can help you.",
 }
 
 

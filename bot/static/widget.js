@@ -131,8 +131,15 @@
     return id;
   }
 
+  // A local id for this browser's transcript only; who the customer is to the server is the session
+  // it issues (kept below and shown back when reconnecting), never a name the page chooses.
   var senderId = getSenderId();
   var historyKey = "history:" + senderId;
+
+  function getSession() {
+    var token = storageGet("localStorage", "session");
+    return token && /^v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token) ? token : "";
+  }
 
   // --------------------------------------------------------------------- CSS
 
@@ -594,7 +601,8 @@
     clearTimeout(state.reconnectTimer);
     state.reconnectTimer = null;
     setStatus(state.attempt === 0 ? "connecting" : "reconnecting");
-    var url = config.wsUrl + "?sender=" + encodeURIComponent(senderId);
+    var session = getSession();
+    var url = config.wsUrl + (session ? "?session=" + encodeURIComponent(session) : "");
     var sock;
     try {
       sock = new WebSocket(url);
@@ -670,7 +678,8 @@
     while (state.outbox.length && state.ready && state.ws && state.ws.readyState === WebSocket.OPEN) {
       var item = state.outbox[0];
       try {
-        state.ws.send(JSON.stringify({ type: "message", text: item.text }));
+        // The id makes a repeat harmless: the server answers it with the stored reply.
+        state.ws.send(JSON.stringify({ type: "message", text: item.text, message_id: item.id }));
       } catch (e) {
         return; // stays queued; the close handler will reconnect
       }
@@ -679,6 +688,12 @@
       state.pending += 1;
     }
     setTyping();
+  }
+
+  function setConversation(id) {
+    if (typeof id !== "string" || !id) return;
+    state.conversationId = id;
+    ui.panel.setAttribute("data-conversation-id", id);
   }
 
   function handleFrame(raw) {
@@ -691,10 +706,9 @@
     if (!frame || typeof frame !== "object") return;
     switch (frame.type) {
       case "hello":
-        if (typeof frame.conversation_id === "string") {
-          state.conversationId = frame.conversation_id;
-          ui.panel.setAttribute("data-conversation-id", frame.conversation_id);
-        }
+        if (typeof frame.session === "string") storageSet("localStorage", "session", frame.session);
+        // A conversation exists once the first message is sent; until then hello names none.
+        setConversation(frame.conversation_id);
         markReady();
         break;
       case "token":
@@ -710,6 +724,7 @@
         scrollToEnd();
         break;
       case "reply": {
+        setConversation(frame.conversation_id);
         var data = {
           text: asText(frame.text),
           sources: Array.isArray(frame.sources) ? frame.sources : [],
@@ -763,7 +778,7 @@
     var queued = !(state.ready && state.ws && state.ws.readyState === WebSocket.OPEN);
     var bubble = addCustomerMessage(text, queued);
     remember({ role: "customer", text: text });
-    state.outbox.push({ text: text, bubble: bubble });
+    state.outbox.push({ text: text, bubble: bubble, id: randomId() });
     ensureConnection();
     flushOutbox();
   }

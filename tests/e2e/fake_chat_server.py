@@ -4,9 +4,10 @@ It implements exactly the public contract the web widget relies on:
 
 * ``GET /``                -> ``bot/static/index.html`` (the demo store page)
 * ``GET /static/{file}``   -> files from ``bot/static/``
-* ``GET /ws?sender=<id>``  -> WebSocket:
-    - server -> client first frame: ``{"type": "hello", "conversation_id": "..."}``
-    - client -> server: ``{"type": "message", "text": "..."}``
+* ``GET /ws[?session=<token>]`` -> WebSocket:
+    - server -> client first frame: ``{"type": "hello", "session": "<token>", "conversation_id": ... }``
+      (the token the client sent back, or a new one; ``conversation_id`` null until the first message)
+    - client -> server: ``{"type": "message", "text": "...", "message_id": "..."}``
     - server -> client: ``{"type": "reply", "conversation_id": "...", "text": "...",
       "sources": [{"document", "title", "passage", "score"}], "confidence": 0.74,
       "products": []}``
@@ -33,6 +34,7 @@ import asyncio
 import json
 import os
 import re
+import secrets
 import sys
 from pathlib import Path
 
@@ -139,22 +141,24 @@ async def message_log(request: web.Request) -> web.Response:
 
 
 async def ws_handler(request: web.Request) -> web.StreamResponse:
-    sender = request.query.get("sender", "").strip()
-    if not sender or not re.fullmatch(r"[A-Za-z0-9_.:-]{1,128}", sender):
-        raise web.HTTPBadRequest(text="missing or invalid sender")
+    session = request.query.get("session", "").strip()
+    if not re.fullmatch(r"v1\.fake-[0-9a-f]{16}\.fake", session):
+        session = f"v1.fake-{secrets.token_hex(8)}.fake"  # a new session, as the real server issues one
+    sender = session.split(".")[1]
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
     request.app[SOCKETS_KEY].add(ws)
     try:
-        await _converse(request, ws, sender)
+        await _converse(request, ws, sender, session)
     finally:
         request.app[SOCKETS_KEY].discard(ws)
     return ws
 
 
-async def _converse(request: web.Request, ws: web.WebSocketResponse, sender: str) -> None:
+async def _converse(request: web.Request, ws: web.WebSocketResponse, sender: str, session: str) -> None:
     conversation_id = f"conv-{sender}"
-    await ws.send_json({"type": "hello", "conversation_id": conversation_id})
+    started = any(entry["sender"] == sender for entry in request.app[LOG_KEY])
+    await ws.send_json({"type": "hello", "session": session, "conversation_id": conversation_id if started else None})
 
     async for msg in ws:
         if msg.type != WSMsgType.TEXT:

@@ -83,8 +83,9 @@ def record_status_changes(page: Page) -> None:
     )
 
 
-def sender_of(ws_url: str) -> str:
-    return parse_qs(urlsplit(ws_url).query)["sender"][0]
+def session_of(ws_url: str) -> str | None:
+    """The session token a connection presented (None: it asked for a new one)."""
+    return parse_qs(urlsplit(ws_url).query).get("session", [None])[0]
 
 
 def wait_for_socket(page: Page, sockets: list, timeout_s: float = 5.0) -> None:
@@ -124,7 +125,8 @@ def test_page_loads_launcher_opens_panel_and_connects(page: Page, chat_server):
     expect(tid(page, "chat-input")).to_have_attribute("aria-label", re.compile(r"\S"))
     expect(tid(page, "chat-send")).to_have_attribute("aria-label", re.compile(r"\S"))
     expect(tid(page, "chat-log")).to_have_attribute("aria-live", "polite")
-    expect(tid(page, "chat-panel")).to_have_attribute("data-conversation-id", re.compile(r".+"))
+    # Connecting creates no conversation: it starts with the first message.
+    expect(tid(page, "chat-panel")).not_to_have_attribute("data-conversation-id", re.compile(r".+"))
     expect(tid(page, "chat-message")).to_have_count(0)
 
     # WebSocket URL derived from the script's src: http://host:port/static/widget.js -> ws://host:port/ws
@@ -132,7 +134,9 @@ def test_page_loads_launcher_opens_panel_and_connects(page: Page, chat_server):
     base = urlsplit(chat_server.url)
     ws = urlsplit(sockets[0])
     assert (ws.scheme, ws.netloc, ws.path) == ("ws", base.netloc, "/ws")
-    assert re.fullmatch(r"[A-Za-z0-9_.:-]{8,128}", sender_of(sockets[0]))
+    # A first visit names no one: the server issues the session (kept for the next connection).
+    assert session_of(sockets[0]) is None
+    assert re.fullmatch(r"v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", page.evaluate("() => localStorage.getItem('storebot:session')") or "")
 
     # Escape closes the panel and gives focus back to the launcher.
     tid(page, "chat-input").press("Escape")
@@ -317,9 +321,9 @@ def test_reconnects_after_server_restart(page: Page, chat_server):
 
     ask(page, QUESTION)
     wait_for_new_bot_message(page, 0)
-    # Every connection, the reconnect included, uses the same sender id.
+    # Every reconnection presents the session the server issued on the first connection.
     assert len(sockets) >= 2, sockets
-    assert len({sender_of(u) for u in sockets}) == 1, sockets
+    assert session_of(sockets[0]) is None and len({session_of(u) for u in sockets[1:]}) == 1 and session_of(sockets[1]), sockets
     assert_no_js_errors(page)
 
 
@@ -394,9 +398,10 @@ def test_reload_continues_same_conversation(page: Page, chat_server):
     sockets = []
     page.on("websocket", lambda ws: sockets.append(ws.url))
     open_chat(page, chat_server.url)
-    conversation = tid(page, "chat-panel").get_attribute("data-conversation-id")
     ask(page, QUESTION)
     wait_for_new_bot_message(page, 0)
+    conversation = tid(page, "chat-panel").get_attribute("data-conversation-id")
+    assert conversation
 
     page.reload()
     # The panel was open before the reload, so it reopens; the transcript is restored.
@@ -406,7 +411,7 @@ def test_reload_continues_same_conversation(page: Page, chat_server):
     expect(role_messages(page, "bot")).to_have_count(1)
     expect(role_messages(page, "customer").first).to_contain_text(QUESTION)
     expect(tid(page, "chat-panel")).to_have_attribute("data-conversation-id", conversation)
-    assert len(sockets) == 2 and sender_of(sockets[0]) == sender_of(sockets[1]), sockets
+    assert len(sockets) == 2 and session_of(sockets[0]) is None and session_of(sockets[1]), sockets
     assert_no_js_errors(page)
 
 

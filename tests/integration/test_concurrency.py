@@ -118,7 +118,7 @@ async def test_default_server_answers_customers_who_ask_at_once(default_client):
     # Every customer's turn and reply were stored once.
     store = client.app[STORE]
     for i in range(n):
-        conversation = await store.conversation_for("rest", f"rest-{i}")
+        conversation = await store.conversation_for("rest", f"anonymous:rest-{i}")  # unauthenticated REST senders
         assert [t.role for t in await store.history(conversation.conversation_id)] == ["customer", "bot"]
 
 

@@ -12,11 +12,12 @@ from bot.server import create_app
 from core.settings import Settings
 
 pytestmark = pytest.mark.integration
+INTEGRATION_TOKEN = "integration-secret-for-tests"
 
 
 @pytest.fixture
 def settings(data_dir) -> Settings:
-    return Settings(data_dir=data_dir, rate_limit_burst=10, rate_limit_per_minute=30)
+    return Settings(data_dir=data_dir, rate_limit_burst=10, rate_limit_per_minute=30, rest_auth_token=INTEGRATION_TOKEN)
 
 
 @pytest.fixture
@@ -24,29 +25,32 @@ async def client(aiohttp_client, settings, sample_answerer, sample_intents):
     return await aiohttp_client(create_app(settings, answerer=sample_answerer, intents=sample_intents))
 
 
-async def say(client, sender: str, text: str) -> list[dict]:
-    response = await client.post("/webhooks/rest/webhook", json={"sender": sender, "message": text})
+async def say(client, sender: str, text: str, *, authenticated: bool = False) -> list[dict]:
+    """A REST message; `authenticated`: sent by the store's integration, which vouches for the sender."""
+    headers = {"Authorization": f"Bearer {INTEGRATION_TOKEN}"} if authenticated else {}
+    response = await client.post("/webhooks/rest/webhook", json={"sender": sender, "message": text}, headers=headers)
     assert response.status == 200, await response.text()
     return await response.json()
 
 
 async def test_scripted_order_status_then_handoff_then_handback(client):
-    [asked] = await say(client, "ana-lima", "where is my order")
+    # The store's integration vouches for its logged-in customer "ana-lima", linked to her account.
+    [asked] = await say(client, "ana-lima", "where is my order", authenticated=True)
     assert asked["custom"]["kind"] == "ask" and "order number" in asked["text"]
     assert asked["custom"]["intent"]["name"] == "track_order" and asked["custom"]["route"] == "order_action"
 
-    [status] = await say(client, "ana-lima", "it's 12345")
+    [status] = await say(client, "ana-lima", "it's 12345", authenticated=True)
     assert status["custom"]["kind"] == "order"
     assert "12345" in status["text"] and "UPS" in status["text"] and "1Z999AA10123456784" in status["text"]
 
-    [handoff] = await say(client, "ana-lima", "I want to talk to a person")
+    [handoff] = await say(client, "ana-lima", "I want to talk to a person", authenticated=True)
     assert handoff["custom"]["kind"] == "handoff"
     assert handoff["custom"]["handoff"]["reason"] == "contact_human_agent"
     conversation_id = handoff["custom"]["conversation_id"]
 
     # The bot stays silent, and keeps what the customer writes for the agent.
-    assert await say(client, "ana-lima", "hello? is anyone there?") == []
-    assert await say(client, "ana-lima", "How many days do I have to return an item?") == []
+    assert await say(client, "ana-lima", "hello? is anyone there?", authenticated=True) == []
+    assert await say(client, "ana-lima", "How many days do I have to return an item?", authenticated=True) == []
 
     listed = await (await client.get("/api/handoffs")).json()
     [waiting] = listed["handoffs"]
@@ -57,10 +61,10 @@ async def test_scripted_order_status_then_handoff_then_handback(client):
     assert response.status == 200 and (await response.json())["owner"] == "bot"
     assert (await (await client.get("/api/handoffs")).json())["handoffs"] == []
 
-    [answer] = await say(client, "ana-lima", "How many days do I have to return an item?")
+    [answer] = await say(client, "ana-lima", "How many days do I have to return an item?", authenticated=True)
     assert "30 days" in answer["text"] and answer["custom"]["kind"] == "answer"
     assert answer["custom"]["route"] == "knowledge_question"
-    [greeting] = await say(client, "ana-lima", "thanks!")
+    [greeting] = await say(client, "ana-lima", "thanks!", authenticated=True)
     assert greeting["custom"]["route"] == "small_talk"
 
 
@@ -142,4 +146,5 @@ async def test_websocket_says_waiting_while_a_person_has_the_conversation(client
         assert handoff["type"] == "reply" and handoff["kind"] == "handoff"
         await ws.send_str(json.dumps({"type": "message", "text": "still there?"}))
         waiting = await ws.receive_json()
-        assert waiting == {"type": "waiting", "conversation_id": hello["conversation_id"], "owner": "human"}
+        assert hello["conversation_id"] is None  # created by the first message, not by connecting
+        assert waiting == {"type": "waiting", "conversation_id": handoff["conversation_id"], "owner": "human"}

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from answering.writing import DialogueWriter, Shopping
+from core.slots import Slots
 from knowledge_base.catalog import money
 
 pytestmark = pytest.mark.integration
@@ -175,7 +176,7 @@ def test_thirty_shopping_requests_list_only_matching_catalog_products(sample_rec
     shopping = Shopping(sample_recommender, pool, DialogueWriter(sample_writer, pool))
     problems, generated, shown = [], 0, 0
     for request, category, limit in SHOPPING_REQUESTS:
-        reply = loop.run_until_complete(shopping.suggest(request, {}))
+        reply = loop.run_until_complete(shopping.suggest(request, Slots()))
         generated += reply.metadata["phrasing"]["generated"]
         products = reply.custom()["products"]
         if not products:

@@ -65,7 +65,8 @@ async def test_conversation_is_stored_and_readable(client, settings):
     await post(client, {"sender": "carol", "message": "Can I pay with PayPal?"})
     conversation_id = first[0]["custom"]["conversation_id"]
     history = await (await client.get(f"/api/conversations/{conversation_id}")).json()
-    assert history["channel"] == "rest" and history["sender"] == "carol"
+    # An unauthenticated REST sender is an anonymous stranger, kept apart from the integration's senders.
+    assert history["channel"] == "rest" and history["sender"] == "anonymous:carol"
     roles = [t["role"] for t in history["turns"]]
     assert roles == ["customer", "bot", "customer", "bot"]
     assert history["turns"][0]["text"] == RETURN_QUESTION
@@ -135,10 +136,11 @@ async def test_demo_page_and_widget_served(client):
 async def test_websocket_protocol(client):
     ws = await client.ws_connect("/ws?sender=web-user-1")
     hello = await ws.receive_json()
-    assert hello["type"] == "hello" and hello["conversation_id"]
+    # A session the server issues (the claimed sender is ignored); the conversation starts with the first message.
+    assert hello["type"] == "hello" and hello["session"].startswith("v1.") and hello["conversation_id"] is None
     await ws.send_json({"type": "message", "text": RETURN_QUESTION})
     reply = await ws.receive_json()
-    assert reply["type"] == "reply" and "30 days" in reply["text"] and reply["sources"]
+    assert reply["type"] == "reply" and "30 days" in reply["text"] and reply["sources"] and reply["conversation_id"]
     await ws.send_json({"type": "message", "text": "  "})
     assert (await ws.receive_json())["type"] == "error"
     await ws.send_str("not json")

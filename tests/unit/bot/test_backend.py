@@ -90,7 +90,8 @@ async def test_unknown_order_is_none(backend):
 
 async def test_linked_customer(backend):
     assert await backend.linked_customer("rest", "ana-lima") == "ana.lima@example.com"
-    assert await backend.linked_customer("web", "ana-lima") == "ana.lima@example.com"
+    assert await backend.linked_customer("rest", "ben-okafor") == "ben.okafor@example.com"
+    assert await backend.linked_customer("web", "ana-lima") is None  # widget sessions are nobody in particular
     assert await backend.linked_customer("rest", "ben-okafor") == "ben.okafor@example.com"
     assert await backend.linked_customer("rest", "stranger") is None
     assert await backend.linked_customer("whatsapp", "ana-lima") is None  # linked per channel

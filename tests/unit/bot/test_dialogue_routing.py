@@ -12,7 +12,7 @@ from bot.conversations import SQLiteConversationStore
 from bot.dialogue import DialoguePolicy, DialogueService, Understanding, is_angry, resolve_follow_up
 from bot.entities import extract
 from bot.phrases import describe_order
-from bot.ratelimit import RateLimiter
+from core.limits import RateLimiter
 from core.errors import TooManyRequests
 from core.slots import Slots
 from core.types import Message, Reply, Source

@@ -130,7 +130,7 @@ async def test_a_message_too_long_is_told_so(dispatcher, dialogue, connector):
     assert all(len(text) <= connector.text_limit for _, text in connector.sent)  # split to the platform's limit
 
 
-async def test_failed_sends_are_retried_then_given_up(dispatcher, connector, log):
+async def test_failed_sends_are_retried_then_kept_as_dead_letters(dispatcher, connector, log):
     connector.failures = [DeliveryFailed("HTTP 503", retryable=True)]
     await dispatcher.accept(inbound("q1", "u1"))
     for _ in range(100):
@@ -144,14 +144,71 @@ async def test_failed_sends_are_retried_then_given_up(dispatcher, connector, log
     await dispatcher.accept(inbound("q2", "u2"))
     for _ in range(200):
         await asyncio.sleep(0.02)
-        if (await log.all())[-1].status == "failed":
+        if (await log.all())[-1].status == "dead":
             break
-    assert (await log.all())[-1].status == "failed" and len(connector.sent) == 1
+    # The platform kept failing: a dead letter (listed in /health and /api/deliveries), not dropped.
+    assert (await log.all())[-1].status == "dead" and len(connector.sent) == 1
+    assert [d.text for d in await log.dead()] == ["q2"]
 
     connector.failures = [DeliveryFailed("HTTP 403 bot was blocked", retryable=False)]
     await dispatcher.accept(inbound("q3", "u3"))
     await dispatcher.drain()
+    # Refused for good (the customer blocked the bot): failed, never retried.
     assert (await log.all())[-1].status == "failed" and len(connector.sent) == 1
+
+
+async def test_a_dead_letter_is_sent_once_the_platform_answers_again(dispatcher, connector, log):
+    connector.failures = [DeliveryFailed("HTTP 503", retryable=True)] * 3
+    await dispatcher.accept(inbound("q1", "u1"))
+    for _ in range(200):
+        await asyncio.sleep(0.02)
+        if await statuses(log) == ["dead"]:
+            break
+    assert await statuses(log) == ["dead"] and connector.sent == []
+    await dispatcher.accept(inbound("q2", "u2"))  # gets through: the platform is back
+    for _ in range(200):
+        await asyncio.sleep(0.02)
+        if await statuses(log) == ["sent", "sent"]:
+            break
+    assert await statuses(log) == ["sent", "sent"] and len(connector.sent) == 2
+
+
+async def test_a_dead_letter_past_the_reply_window_expires(log, dialogue, connector):
+    d = ChannelDispatcher(dialogue.handle, log, PlatformClient(), [connector], retry_seconds=0.05, max_attempts=1,
+                          reply_window_hours=0.0)
+    await d.start()
+    try:
+        connector.failures = [DeliveryFailed("HTTP 503", retryable=True)]
+        await d.accept(inbound("q1", "u1"))
+        await d.drain()
+        assert await statuses(log) == ["dead"]
+        await d.accept(inbound("q2", "u2"))
+        await d.drain()
+        assert await statuses(log) == ["expired", "sent"] and len(connector.sent) == 1
+    finally:
+        await d.stop()
+
+
+async def test_dead_letters_are_probed_while_no_new_message_comes(log, dialogue, connector):
+    now = [1000.0]
+    d = ChannelDispatcher(dialogue.handle, log, PlatformClient(), [connector], retry_seconds=0.05, max_attempts=1,
+                          dead_letter_probe_seconds=60, clock=lambda: now[0])
+    await d.start()
+    try:
+        connector.failures = [DeliveryFailed("HTTP 503", retryable=True)]
+        await d.accept(inbound("q1", "u1"))
+        await d.drain()
+        assert await statuses(log) == ["dead"]
+        await asyncio.sleep(0.1)
+        assert await statuses(log) == ["dead"]  # not probed before the interval
+        now[0] += 61
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if await statuses(log) == ["sent"]:
+                break
+        assert await statuses(log) == ["sent"] and len(connector.sent) == 1
+    finally:
+        await d.stop()
 
 
 async def test_work_left_by_a_stopped_process_is_resumed(log, dialogue, connector):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.ratelimit import RateLimiter
+from core.limits import RateLimiter
 from core.errors import TooManyRequests
 
 
@@ -87,7 +87,7 @@ def test_zero_disables(clock, per_minute, burst):
     assert limiter.enabled is False
     for _ in range(1000):
         limiter.check("a")
-    assert len(limiter._buckets) == 0
+    assert len(limiter.limiter._buckets) == 0
 
 
 def test_enabled(clock):
@@ -99,11 +99,11 @@ def test_memory_is_bounded_and_oldest_forgotten(clock):
     limiter.check("a")
     limiter.check("b")
     limiter.check("c")  # "a" is the least recently seen: forgotten
-    assert list(limiter._buckets) == ["b", "c"]
+    assert list(limiter.limiter._buckets) == ["b", "c"]
     limiter.check("a")  # a forgotten sender starts with a full bucket
     with pytest.raises(TooManyRequests):
         limiter.check("c")  # "c" is still remembered (and "b" was forgotten for "a")
-    assert set(limiter._buckets) == {"a", "c"}
+    assert set(limiter.limiter._buckets) == {"a", "c"}
 
 
 def test_recently_seen_sender_is_kept(clock):
@@ -112,11 +112,23 @@ def test_recently_seen_sender_is_kept(clock):
     limiter.check("b")
     limiter.check("a")  # "a" is now the most recent
     limiter.check("c")
-    assert list(limiter._buckets) == ["a", "c"]
+    assert list(limiter.limiter._buckets) == ["a", "c"]
 
 
 def test_many_senders_stay_within_bound(clock):
     limiter = RateLimiter(per_minute=60, burst=1, clock=clock, max_senders=50)
     for i in range(1000):
         limiter.check(f"sender-{i}")
-    assert len(limiter._buckets) == 50
+    assert len(limiter.limiter._buckets) == 50
+
+
+def test_a_window_rule_allows_its_limit_then_blocks_until_it_refills(clock):
+    from core.limits import MemoryLimiter, Rule
+
+    limiter, rule = MemoryLimiter(clock), Rule.per_window(5, 3600)
+    assert [limiter.take("order:12345", rule) for _ in range(5)] == [None] * 5
+    assert limiter.blocked("order:12345", rule) == pytest.approx(720.0)  # one more in 12 minutes
+    assert limiter.take("order:12345", rule) == pytest.approx(720.0)
+    assert limiter.blocked("order:99999", rule) is None  # other keys are not affected
+    clock.advance(720)
+    assert limiter.blocked("order:12345", rule) is None
