@@ -38,12 +38,6 @@ class GroundingResult:
         return GroundingResult(not unique, unique)
 
 
-# ---------------------------------------------------------------------- normalising numbers
-
-
-# ---------------------------------------------------------------------- names
-
-
 def _plain(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", text.lower().replace("’", "'")))
 

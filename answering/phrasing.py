@@ -52,14 +52,9 @@ from core.errors import BotError
 
 log = logging.getLogger(__name__)
 
-# ---------------------------------------------------------------------- prompts (shared with training)
-
 
 # The lag of a streamed reply: a settled word is followed by this many complete words.
 HOLD_WORDS = 2
-
-
-# ---------------------------------------------------------------------- templates
 
 
 # ---------------------------------------------------------------------- results and events

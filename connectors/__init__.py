@@ -1,2 +1,3 @@
-"""Channel adapters. The REST (Rasa-compatible) channel and the widget's WebSocket live in bot.server
-for now; Telegram, Slack, WhatsApp and Messenger adapters come with their own issue."""
+"""Every channel as a pair of translations (its payload -> our Message, our Reply -> its wire or API
+call): REST, the widget's WebSocket, Telegram, Slack, WhatsApp and Messenger; signatures, widget
+sessions, the delivery log and background dispatch; the Rasa actions. Imports core and below."""

@@ -1,1 +1,2 @@
-"""Ingestion, chunking and indexes for the store's documents."""
+"""The knowledge base: loaders, chunking, ingestion, the passage store, indexes (FAISS, BM25), the
+hybrid retriever, the product catalog and the recommender. Imports core and models."""

@@ -59,9 +59,6 @@ class Generation:
         return (self.new_tokens - 1) / decode if self.new_tokens > 1 and decode > 0 else 0.0
 
 
-# ---------------------------------------------------------------------- prompts
-
-
 # ---------------------------------------------------------------------- the generator
 
 
@@ -346,9 +343,6 @@ class CausalLMGenerator:
             keep = torch.cumsum(ordered, dim=-1) - ordered < top_p
             probabilities = torch.zeros_like(probabilities).scatter(0, order[keep], ordered[keep])
         return int(torch.multinomial(probabilities.cpu(), 1, generator=generator))
-
-
-# ---------------------------------------------------------------------- loading helpers
 
 
 def generator_from_settings(settings, model: str | Path | None = None) -> CausalLMGenerator:

@@ -56,12 +56,6 @@ LORA_TARGETS = (
 )
 
 
-# ---------------------------------------------------------------------- data
-
-
-# ---------------------------------------------------------------------- tokenising
-
-
 def lora_targets(model) -> list[str]:
     names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
     for family in LORA_TARGETS:
