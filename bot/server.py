@@ -54,7 +54,10 @@ def create_app(
     model pipeline built from settings (tests pass a fake, or one real pipeline shared by many apps).
     With `answerer` given, only what is also given is used: no `intents`, everything goes to the
     knowledge base; no `writer`, replies stay extractive; no `recommender`, no product suggestions."""
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware, agent_api_guard])
+    # Idle keep-alive connections and half-sent request heads are closed after keepalive_timeout: a
+    # client that opens connections and dribbles bytes (slowloris) holds nothing for long.
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware, agent_api_guard],
+                          handler_args={"keepalive_timeout": settings.keepalive_timeout_seconds})
     app[SETTINGS] = settings
     app[HEALTH] = {"status": "starting"}
     app.cleanup_ctx.append(_conversation_store(store))

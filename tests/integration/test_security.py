@@ -293,6 +293,20 @@ async def test_a_slow_body_is_cut_off_with_a_408(aiohttp_server, data_dir, sampl
     writer.close()
 
 
+async def test_slow_and_idle_connections_are_closed(aiohttp_server, data_dir, sample_answerer):
+    # Seen: 20 slow connections were still open after 60 s.
+    server = await aiohttp_server(create_app(Settings(data_dir=data_dir, keepalive_timeout_seconds=1.0), answerer=sample_answerer))
+    connections = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(20)]
+    for _, writer in connections:
+        writer.write(b"POST /webhooks/rest/webhook HTTP/1.1\r\nHost: x\r\n")  # a head that never ends
+        await writer.drain()
+    started = asyncio.get_running_loop().time()
+    for reader, writer in connections:
+        assert await asyncio.wait_for(reader.read(100), 10) == b""  # closed by the server
+        writer.close()
+    assert asyncio.get_running_loop().time() - started < 5
+
+
 async def test_an_oversized_header_is_refused_and_logs_no_credentials(aiohttp_server, data_dir, sample_answerer, caplog):
     # Seen: an oversized Authorization header produced thousands of ERROR lines containing "Bearer aaaa...".
     install_log_redaction()
