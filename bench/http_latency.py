@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 import aiohttp
@@ -113,11 +114,20 @@ class Tally:
         return out
 
 
+def customer_address(sender: str) -> dict[str, str]:
+    """Each simulated customer comes from an address of its own, as real customers do: the server
+    runs with this machine as a trusted proxy (BOT_TRUSTED_PROXIES), so the per-address limits stay
+    on and apply per customer, not to the one machine the bench runs on."""
+    n = zlib.crc32(sender.encode())
+    return {"X-Forwarded-For": f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"}
+
+
 async def rest_conversation(session, base: str, sender: str, texts: list[str], tally: Tally, timeout: float) -> None:
     for text in texts:
         started = time.perf_counter()
         try:
             async with session.post(base + "/webhooks/rest/webhook", json={"sender": sender, "message": text},
+                                    headers=customer_address(sender),
                                     timeout=aiohttp.ClientTimeout(total=timeout)) as response:
                 body = await response.json(content_type=None)
         except asyncio.TimeoutError:
@@ -136,7 +146,7 @@ async def rest_conversation(session, base: str, sender: str, texts: list[str], t
 
 async def ws_conversation(session, base: str, sender: str, texts: list[str], tally: Tally, timeout: float) -> None:
     try:
-        ws = await session.ws_connect(base + f"/ws?sender={sender}", timeout=timeout)
+        ws = await session.ws_connect(base + "/ws", headers=customer_address(sender), timeout=timeout)
         await ws.receive_json(timeout=timeout)  # hello
     except (asyncio.TimeoutError, aiohttp.ClientError):
         tally.errors += len(texts)
@@ -226,7 +236,7 @@ async def main() -> None:
     port = free_port()
     texts = itertools.cycle(unique_questions())
     with tempfile.TemporaryDirectory() as data_dir:
-        env = {**os.environ, "BOT_DATA_DIR": data_dir, "BOT_LOG_LEVEL": "WARNING"}
+        env = {**os.environ, "BOT_DATA_DIR": data_dir, "BOT_LOG_LEVEL": "WARNING", "BOT_TRUSTED_PROXIES": "127.0.0.1/32"}
         subprocess.run([sys.executable, "-m", "bot", "ingest", "--quiet"], cwd=ROOT, env=env, check=True, capture_output=True)
         server = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--port", str(port)], cwd=ROOT, env=env)
         result: dict = {}
