@@ -301,6 +301,35 @@ async def test_a_platform_that_is_down_gets_the_reply_later_and_the_server_stays
     assert [t.role for t in await stored_turns(client, "whatsapp", channel.sender)] == ["customer", "bot"]
 
 
+async def test_a_reply_whose_retries_run_out_waits_as_a_dead_letter_and_is_sent_when_the_platform_is_back(
+        aiohttp_client, data_dir, platform, sample_answerer, sample_intents):
+    # Seen: a channel reply that exhausted its retries was marked failed and never sent, even after
+    # the platform recovered.
+    settings = Settings(data_dir=data_dir, channel_retry_seconds=0.1, channel_send_timeout_seconds=0.5, channel_send_attempts=1,
+                        channel_delivery_max_attempts=2, **platform.settings())
+    client = await aiohttp_client(create_app(settings, answerer=sample_answerer, intents=sample_intents))
+    channel = BY_NAME["telegram"]
+    platform.fail_next = 2  # the first send and its one retry
+    await deliver(client, channel, channel.payload(QUESTION, 1))
+    dispatcher = client.app[CHANNEL_DISPATCHER]
+    for _ in range(200):
+        if await dispatcher.deliveries.dead():
+            break
+        await asyncio.sleep(0.05)
+    [dead] = await dispatcher.deliveries.dead()
+    assert (await (await client.get("/health")).json())["dead_letters"] == 1
+    listed = (await (await client.get("/api/deliveries?status=dead")).json())["deliveries"]
+    assert [d["delivery_id"] for d in listed] == [dead.delivery_id] and "503" in listed[0]["last_error"]
+
+    # The platform answers again: the next reply gets through, and the dead letter goes with it.
+    await deliver(client, channel, channel.payload("Can I pay with PayPal?", 2))
+    calls = await platform.wait_for_calls(2, timeout=30)
+    texts = [channel.sent_text(c) for c in calls]
+    assert any("30 days" in t for t in texts) and any("PayPal" in t for t in texts)
+    assert await dispatcher.deliveries.dead() == []
+    assert (await (await client.get("/health")).json())["dead_letters"] == 0
+
+
 async def test_a_slow_platform_times_out_without_stalling_other_customers(client, platform):
     platform.stall_seconds = 3.0  # longer than the 0.5 s send timeout
     slack, telegram = BY_NAME["slack"], BY_NAME["telegram"]
