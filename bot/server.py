@@ -13,8 +13,8 @@ from aiohttp import web
 import bot
 from answering.phrasing import ReplyWriter
 from bot.agent_api import agent_api_guard, agent_routes
-from bot.app_state import BACKEND, DIALOGUE, HEALTH, SETTINGS, SKIPS, STAGES, STORE
-from bot.assembly import BatchAnswerer, BatchIntentClassifier, OpenDialogue, open_dialogue
+from bot.app_state import BACKEND, DIALOGUE, HEALTH, OPEN_DIALOGUE, SETTINGS, STORE
+from bot.assembly import BatchAnswerer, BatchIntentClassifier, open_dialogue
 from bot.backend import SQLiteStoreBackend, StoreBackend
 from bot.conversations import SQLiteConversationStore
 from connectors.base import Connector
@@ -37,7 +37,6 @@ from knowledge_base.recommend import ProductRecommender
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
-OPEN_DIALOGUE = web.AppKey("open_dialogue", OpenDialogue)
 
 
 def create_app(
@@ -129,8 +128,6 @@ def _dialogue(answerer: BatchAnswerer | None, intents: BatchIntentClassifier | N
         app[HEALTH].update(opened.health)
         app[OPEN_DIALOGUE] = opened
         app[DIALOGUE] = opened.dialogue
-        app[SKIPS] = opened.skips
-        app[STAGES] = opened.stages
         app[HEALTH]["status"] = "ok"
         yield
         await opened.close()
@@ -198,7 +195,7 @@ async def health(request: web.Request) -> web.Response:
         # How often a generated reply failed its check and the template was sent instead, by kind.
         info["generator"] = {**info["generator"], "checks": opened.checks.snapshot()}
     status = 200
-    stages = request.app.get(STAGES, ())
+    stages = opened.stages if opened is not None else ()
     if stages:
         limit = request.app[SETTINGS].watchdog_stall_seconds
         stalled = {p.name: round(p.stalled_for(), 1) for p in stages if p.stalled_for() > limit}
@@ -210,10 +207,10 @@ async def health(request: web.Request) -> web.Response:
     dispatcher = request.app.get(CHANNEL_DISPATCHER)
     if dispatcher is not None:
         # Replies that exhausted their retries, waiting for their platform to answer again.
-        info["dead_letters"] = len(await dispatcher.deliveries.dead())
-    if SKIPS in request.app:
+        info["dead_letters"] = await dispatcher.deliveries.count("dead")
+    if opened is not None:
         # How often each stage was skipped under load or budget, and why (phrasing first, never the answer).
-        info["skipped"] = request.app[SKIPS].snapshot()
+        info["skipped"] = opened.skips.snapshot()
     return web.json_response({**info, "version": bot.__version__}, status=status)
 
 

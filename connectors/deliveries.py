@@ -112,9 +112,17 @@ class DeliveryLog(SQLiteWorker):
             )
         )
 
-    async def dead(self, channel: str | None = None) -> list[Delivery]:
-        """Dead letters (every retry failed), oldest first."""
-        return await self._run(self._select, "status = 'dead' AND (channel = ? OR ? IS NULL)", (channel, channel))
+    async def count(self, status: str) -> int:
+        return await self._run(lambda: self.db.execute(
+            "SELECT COUNT(*) FROM channel_deliveries WHERE status = ?", (status,)).fetchone()[0])
+
+    async def dead(self, channel: str | None = None, limit: int = -1) -> list[Delivery]:
+        """Dead letters (every retry failed), oldest first; at most `limit` (-1: all)."""
+        return await self._run(self._select, "status = 'dead' AND (channel = ? OR ? IS NULL)", (channel, channel), limit)
+
+    async def dead_channels(self) -> set[str]:
+        return await self._run(lambda: {r[0] for r in self.db.execute(
+            "SELECT DISTINCT channel FROM channel_deliveries WHERE status = 'dead'")})
 
     async def revive(self, channel: str, max_age_hours: float) -> tuple[int, int]:
         """The platform answers again: `channel`'s dead letters younger than its reply window are due
@@ -196,8 +204,9 @@ class DeliveryLog(SQLiteWorker):
             db.executemany("UPDATE channel_deliveries SET next_attempt_at = NULL WHERE delivery_id = ?", [(r[0],) for r in rows])
         return [_delivery(r) for r in rows]
 
-    def _select(self, where: str, args: tuple) -> list[Delivery]:
-        rows = self.db.execute(f"SELECT {_COLUMNS} FROM channel_deliveries WHERE {where} ORDER BY delivery_id", args)
+    def _select(self, where: str, args: tuple, limit: int = -1) -> list[Delivery]:
+        rows = self.db.execute(f"SELECT {_COLUMNS} FROM channel_deliveries WHERE {where} ORDER BY delivery_id LIMIT ?",
+                               (*args, limit))
         return [_delivery(r) for r in rows]
 
     def _expire_unanswered(self, max_age_hours: float, keep: int) -> int:

@@ -81,7 +81,7 @@ class ChannelDispatcher:
             log.info("answering %s delivery %d left unanswered by the last run", delivery.channel, delivery.delivery_id)
             self._spawn(self._answer(delivery.delivery_id, delivery.channel, delivery.sender, delivery.text, delivery.address))
         await self.deliveries.reschedule_unsent(self.clock())
-        self._dead_channels = {d.channel for d in await self.deliveries.dead()}
+        self._dead_channels = await self.deliveries.dead_channels()
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="channel-retry-sweeper")
 
     async def stop(self) -> None:
@@ -197,11 +197,11 @@ class ChannelDispatcher:
             return
         self._last_probe = self.clock()
         for channel in list(self._dead_channels):
-            letters = await self.deliveries.dead(channel)
+            letters = await self.deliveries.dead(channel, limit=1)
             if not letters:
                 self._dead_channels.discard(channel)
                 continue
-            oldest = letters[0]
+            [oldest] = letters
             self._spawn(self._send(oldest.delivery_id, channel, oldest.address, oldest.reply or "", self.max_attempts - 1))
 
     async def _sweep_forever(self) -> None:
