@@ -4,6 +4,7 @@ API is bot.agent_api; what is built from settings comes from the composition roo
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import AsyncIterator, Sequence
@@ -28,7 +29,7 @@ from connectors.sessions import SessionSigner, load_or_create_secret
 from connectors.webhooks import CHANNEL_DISPATCHER, webhook_routes
 from connectors.websocket import websocket_routes
 from core.budget import Deadline
-from core.errors import BotError, TooManyRequests
+from core.errors import BotError, RequestTimeout, TooManyRequests
 from core.limits import RateLimiter
 from core.ports import ConversationStore, DeltaSink
 from core.settings import Settings
@@ -55,7 +56,7 @@ def create_app(
     knowledge base; no `writer`, replies stay extractive; no `recommender`, no product suggestions."""
     # Idle keep-alive connections and half-sent request heads are closed after keepalive_timeout: a
     # client that opens connections and dribbles bytes (slowloris) holds nothing for long.
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware, agent_api_guard],
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware, agent_api_guard, body_deadline],
                           handler_args={"keepalive_timeout": settings.keepalive_timeout_seconds})
     app[SETTINGS] = settings
     app[HEALTH] = {"status": "starting"}
@@ -80,8 +81,7 @@ def create_app(
     proxies = parse_networks(settings.trusted_proxies)
     signer = SessionSigner(load_or_create_secret(settings.session_secret, settings.data_dir / "session-secret"),
                            ttl_seconds=settings.session_ttl_hours * 3600)
-    app.router.add_routes(rest_routes(handle, token=settings.rest_auth_token, trusted_proxies=proxies,
-                                      read_timeout=settings.request_read_timeout_seconds))
+    app.router.add_routes(rest_routes(handle, token=settings.rest_auth_token, trusted_proxies=proxies))
     app.router.add_routes(websocket_routes(
         handle, find_conversation, signer, max_frame_bytes=settings.max_body_bytes, allowed_origins=settings.widget_origins,
         trusted_proxies=proxies, issue_limiter=RateLimiter(settings.session_issue_per_minute, settings.session_issue_burst,
@@ -181,6 +181,20 @@ async def error_middleware(request: web.Request, handler):
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return web.json_response({"error": "internal_error", "message": "internal error"}, status=500)
+
+
+@web.middleware
+async def body_deadline(request: web.Request, handler):
+    """Every route's body arrives within `request_read_timeout_seconds` or the request is a 408: a
+    slow sender holds a connection and a worker for nothing. The body is read (and kept by aiohttp
+    for the handler) here, once, for REST, the platform webhooks and the agent API alike."""
+    if request.can_read_body:
+        timeout = request.app[SETTINGS].request_read_timeout_seconds
+        try:
+            await asyncio.wait_for(request.read(), timeout)
+        except asyncio.TimeoutError:
+            raise RequestTimeout(f"request body not received within {timeout:g} s") from None
+    return await handler(request)
 
 
 # ---------------------------------------------------------------- health and the widget page

@@ -1,15 +1,14 @@
-"""What every HTTP channel reads off a request the same way: the client's address (believing
-X-Forwarded-For only from configured proxies) and a bounded body read."""
+"""What every HTTP channel reads off a request the same way: the client's address, believing
+X-Forwarded-For only from configured proxies."""
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 from typing import Iterable
 
 from aiohttp import web
 
-from core.errors import ConfigurationError, RequestTimeout
+from core.errors import ConfigurationError
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -43,12 +42,3 @@ def _is_in(address: str, networks: tuple[Network, ...]) -> bool:
     except ValueError:
         return False
     return any(ip in n for n in networks)
-
-
-async def read_body(request: web.BaseRequest, timeout: float) -> bytes:
-    """The body, or a 400 when the client does not finish sending it within `timeout` seconds (a
-    slow sender holds a connection and a worker for nothing)."""
-    try:
-        return await asyncio.wait_for(request.read(), timeout)
-    except asyncio.TimeoutError:
-        raise RequestTimeout(f"request body not received within {timeout:g} s") from None

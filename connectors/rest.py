@@ -14,7 +14,7 @@ import hmac
 
 from aiohttp import web
 
-from connectors.http import Network, client_address, read_body
+from connectors.http import Network, client_address
 from core.errors import BadRequest, Unauthorized
 from core.ports import Handle
 from core.types import Exchange, Message
@@ -68,11 +68,10 @@ def authenticated(request: web.BaseRequest, token: str) -> bool:
     return True
 
 
-def rest_routes(handle: Handle, *, token: str = "", trusted_proxies: tuple[Network, ...] = (),
-                read_timeout: float = 10.0) -> list[web.RouteDef]:
+def rest_routes(handle: Handle, *, token: str = "", trusted_proxies: tuple[Network, ...] = ()) -> list[web.RouteDef]:
     async def webhook(request: web.Request) -> web.Response:
         verified = authenticated(request, token)
-        body = decode_json_object(await read_body(request, read_timeout), request.content_type)
+        body = decode_json_object(await request.read(), request.content_type)
         message = to_message(body, authenticated=verified, client=client_address(request, trusted_proxies))
         exchange = await handle(message)
         return web.json_response(to_wire(exchange, body["sender"]))

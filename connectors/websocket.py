@@ -37,7 +37,7 @@ FindConversation = Callable[[str, str], Awaitable[str | None]]
 
 
 def to_message(frame_text: str, session_id: str, client: str | None = None) -> Message:
-    data = decode_json_text(frame_text)
+    data = decode_json_text(frame_text, "frame")
     if not isinstance(data, dict) or data.get("type") != "message":
         raise BadRequest('expected {"type": "message", "text": "..."}')
     return Message(channel=CHANNEL, sender=session_id, text=data.get("text"), message_id=message_id_of(data.get("message_id")),
@@ -63,18 +63,18 @@ def websocket_routes(handle: Handle, find_conversation: FindConversation, signer
         try:
             session = signer.verify(request.query.get("session", ""), origin)
             session, token = signer.issue(origin, session.session_id)  # renewed: a returning customer keeps it
-            renewed = False
+            replaced = False
         except Unauthorized:
             if issue_limiter is not None:
                 issue_limiter.check(client)  # 429 before the upgrade: sessions are not free to mint
             session, token = signer.issue(origin)
-            renewed = "session" in request.query
+            replaced = "session" in request.query  # it presented one we could not accept
         ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=max_frame_bytes)
         await ws.prepare(request)
         await ws.send_json({
             "type": "hello", "session": token, "conversation_id": await find_conversation(CHANNEL, session.session_id),
             "expires_at": datetime.fromtimestamp(session.expires_at, timezone.utc).isoformat(),
-            **({"new_session": True} if renewed else {}),
+            **({"new_session": True} if replaced else {}),
         })
         async for frame in ws:
             if frame.type == WSMsgType.TEXT:

@@ -39,16 +39,20 @@ def json_depth(text: str) -> int:
     return deepest
 
 
-def decode_json_text(text: str, max_depth: int = MAX_JSON_DEPTH) -> object:
-    """Any JSON value from `text`, or BadRequest (nested too deep, or not JSON)."""
-    if json_depth(text) > max_depth:
-        raise BadRequest(f"JSON nested deeper than {max_depth} levels", max_depth=max_depth)
+def decode_json_text(text: str, subject: str = "text", max_depth: int = MAX_JSON_DEPTH) -> object:
+    """Any JSON value from `text`, or BadRequest naming `subject` ("request body", "frame"): nested
+    too deep, or not JSON."""
+    too_deep = BadRequest(f"{subject} is JSON nested deeper than {max_depth} levels", max_depth=max_depth)
+    # str.count runs in C: a text with no more brackets than the limit cannot nest past it, so
+    # ordinary messages skip the character-by-character scan.
+    if text.count("[") + text.count("{") > max_depth and json_depth(text) > max_depth:
+        raise too_deep
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise BadRequest(f"not valid JSON: {exc.msg} at position {exc.pos}") from None
+        raise BadRequest(f"{subject} is not valid JSON: {exc.msg} at position {exc.pos}") from None
     except RecursionError:  # belt and braces: the depth check should have caught it
-        raise BadRequest(f"JSON nested deeper than {max_depth} levels", max_depth=max_depth) from None
+        raise too_deep from None
 
 
 def decode_json_object(raw: bytes, content_type: str, accepted: tuple[str, ...] = LENIENT_JSON_TYPES) -> dict:
@@ -58,11 +62,7 @@ def decode_json_object(raw: bytes, content_type: str, accepted: tuple[str, ...] 
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequest("request body is not valid UTF-8") from None
-    try:
-        body = decode_json_text(text)
-    except BadRequest as exc:
-        raise BadRequest(f"request body is {exc.message}" if exc.message.startswith("not") else f"request body: {exc.message}",
-                         **exc.details) from None
+    body = decode_json_text(text, "request body")
     if not isinstance(body, dict):
         raise BadRequest("request body must be a JSON object")
     return body
