@@ -27,6 +27,7 @@ Storebot: a customer-service bot that answers from your store's own documents.
   python -m bot eval reader --squad FILE              exact match / F1 with each question's own paragraph
   python -m bot eval end-to-end --squad FILE          retrieve over all paragraphs, then read the top ones
   python -m bot eval entities --bitext FILE           order-number extraction against labelled spans
+  python -m bot eval store                            the sample store's question set through the real dialogue
 
 Settings come from defaults, then --config FILE (TOML), then BOT_* environment variables
 (BOT_DATA_DIR, BOT_PORT, BOT_MIN_CONFIDENCE, ...), then command-line flags.
@@ -112,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     end_to_end.add_argument("--index-dir", type=Path, help="keep the evaluation index here (default: a temporary folder)")
     end_to_end.add_argument("--quiet", action="store_true", help="no progress bars")
 
+    from bot.store_eval import add_parser as add_store_eval
+
+    add_store_eval(ev_sub)
     entities = ev_sub.add_parser(
         "entities",
         help="order-number extraction precision/recall against a Bitext CSV's order_id spans",
@@ -239,6 +243,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "train" and args.target == "reader":
             print(json.dumps(run_train_reader(args)))
+            return 0
+        if args.command == "eval" and args.target == "store":
+            from bot.store_eval import run_eval_store
+
+            print(json.dumps(run_eval_store(settings, args)))
             return 0
         if args.command == "eval" and args.target == "entities":
             from bot.entities import evaluate_order_numbers

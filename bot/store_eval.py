@@ -1,0 +1,167 @@
+"""`python -m bot eval store`: a labelled store question set through the real dialogue, over HTTP.
+
+Each question is a new REST conversation (follow-ups ask their earlier turns first, in the same
+conversation) sent to a real server: the one at `--url`, or one started here from the same settings
+`serve` uses, on a copy of the index in a temporary data folder (its conversations are thrown
+away). The in-process server's REST channel gets a one-off token, so each question's sender is a
+known integration's, and its rate limits are off: one client asking hundreds of questions is the
+point of the exercise, not an attack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+import aiohttp
+from aiohttp import web
+from tqdm.auto import tqdm
+
+from core.settings import Settings
+from training.store_eval import (
+    QuestionSetError,
+    StoreQuestion,
+    check_questions,
+    load_questions,
+    score_reply,
+    store_sections,
+    summarise,
+)
+
+DEFAULT_QUESTIONS = Path(__file__).resolve().parent.parent / "knowledge_base" / "sample_store" / "eval"
+REPLY_TIMEOUT_S = 120.0
+
+
+def question_files(paths: Sequence[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths or [DEFAULT_QUESTIONS]:
+        path = Path(path)
+        if path.is_dir():
+            files += sorted(path.glob("*.jsonl"))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise QuestionSetError(f"no such question file or folder: {path}")
+    if not files:
+        raise QuestionSetError(f"no .jsonl question files in {', '.join(map(str, paths))}")
+    return files
+
+
+async def ask(session: aiohttp.ClientSession, url: str, token: str, sender: str, text: str) -> dict[str, Any] | None:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with session.post(f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, headers=headers,
+                            timeout=aiohttp.ClientTimeout(total=REPLY_TIMEOUT_S)) as response:
+        if response.status != 200:
+            return None
+        messages = await response.json()
+    if not messages:
+        return {"kind": "silent", "text": ""}
+    first = messages[0]
+    return {"text": "\n".join(m.get("text", "") for m in messages), **first.get("custom", {})}
+
+
+async def run_questions(questions: Sequence[StoreQuestion], url: str, token: str, concurrency: int, progress: bool,
+                        run_id: str) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = [{} for _ in questions]
+    gate = asyncio.Semaphore(max(1, concurrency))
+    bar = tqdm(total=len(questions), desc="asking", unit="question", disable=not progress, file=sys.stderr)
+
+    async def one(index: int, question: StoreQuestion, session: aiohttp.ClientSession) -> None:
+        async with gate:
+            sender = f"eval-{run_id}-{question.question_id}"
+            reply: dict[str, Any] | None = None
+            try:
+                for turn in question.turns:
+                    reply = await ask(session, url, token, sender, turn)
+                    if reply is None:
+                        break
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                reply = None
+            outcome = score_reply(question, reply)
+            sources = (reply or {}).get("sources") or []
+            results[index] = {
+                "id": question.question_id, "split": question.split, "kind": question.kind, "outcome": outcome,
+                "question": question.question, "gold": list(question.answers), "gold_source": question.source,
+                "reply_kind": (reply or {}).get("kind"), "reply": (reply or {}).get("text"),
+                "confidence": (reply or {}).get("confidence"), "route": (reply or {}).get("route"),
+                "source": sources[0].get("document") if sources else None,
+            }
+            bar.update()
+
+    async with aiohttp.ClientSession() as session:
+        await asyncio.gather(*(one(i, q, session) for i, q in enumerate(questions)))
+    bar.close()
+    return results
+
+
+async def _with_local_server(settings: Settings, questions: Sequence[StoreQuestion], concurrency: int, progress: bool) -> list[dict]:
+    from bot.server import create_app
+
+    token = secrets.token_urlsafe(16)
+    with tempfile.TemporaryDirectory(prefix="storebot-eval-") as tmp:
+        local = settings.replace(data_dir=Path(tmp), database="", store_database="", rest_auth_token=token,
+                                 rate_limit_per_minute=0.0, client_rate_limit_per_minute=0.0)
+        if settings.index_dir.exists():
+            shutil.copytree(settings.index_dir, local.index_dir)
+        from bot.__main__ import ensure_index
+
+        ensure_index(local)
+        runner = web.AppRunner(create_app(local), handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        try:
+            return await run_questions(questions, f"http://127.0.0.1:{port}", token, concurrency, progress, secrets.token_hex(3))
+        finally:
+            await runner.cleanup()
+
+
+def run_eval_store(settings: Settings, args) -> dict[str, Any]:
+    questions = load_questions(question_files(args.questions))
+    if args.check:
+        problems = check_questions(questions, store_sections(Path(args.store)))
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        return {"questions": len(questions), "problems": len(problems)}
+    if args.split != "all":
+        questions = [q for q in questions if q.split == args.split]
+    if args.limit:
+        questions = questions[: args.limit]
+    if not questions:
+        raise QuestionSetError("no questions to ask")
+    if args.url:
+        results = asyncio.run(run_questions(questions, args.url.rstrip("/"), args.token or "", args.concurrency,
+                                            not args.quiet, secrets.token_hex(3)))
+    else:
+        results = asyncio.run(_with_local_server(settings, questions, args.concurrency, not args.quiet))
+    if args.out:
+        Path(args.out).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results), encoding="utf-8")
+    outcomes = [(q, r["outcome"]) for q, r in zip(questions, results)]
+    return {"questions": len(questions), "split": args.split, **summarise(outcomes)}
+
+
+def add_parser(ev_sub) -> None:
+    store = ev_sub.add_parser(
+        "store",
+        help="a labelled store question set through the real dialogue: accuracy, wrong-and-confident, abstention",
+        description="Ask every question of --questions (JSONL; default: the sample store's eval/ folder) through the "
+        "real dialogue over HTTP and print accuracy, wrong-and-confident rate and abstention, overall, per split "
+        "(train/validation by document section) and per topic. --check only verifies the gold quotes.",
+    )
+    store.add_argument("--questions", type=Path, action="append", default=[], help="JSONL file or folder of them (repeatable)")
+    store.add_argument("--split", choices=("all", "train", "validation"), default="all", help="which questions (default all)")
+    store.add_argument("--url", help="ask a running server instead of starting one (e.g. http://127.0.0.1:8080)")
+    store.add_argument("--token", help="that server's BOT_REST_AUTH_TOKEN, if it has one")
+    store.add_argument("--concurrency", type=int, default=4, help="conversations at once (default 4)")
+    store.add_argument("--limit", type=int, help="only the first N questions")
+    store.add_argument("--out", type=Path, help="write each question's reply and outcome here (JSONL)")
+    store.add_argument("--check", action="store_true", help="only check the gold answers are quoted in --store's documents")
+    store.add_argument("--store", type=Path, default=DEFAULT_QUESTIONS.parent, help="store folder for --check (default: the sample store)")
+    store.add_argument("--quiet", action="store_true", help="no progress bars")
