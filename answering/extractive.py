@@ -109,6 +109,17 @@ class ExtractiveAnswerer:
             replies.append(self._reply(question, language, top, group, sims, retrieved[i]))
         return replies
 
+    def quote_passage(self, question: str, passage: Passage) -> Reply:
+        """The sentences of one given passage that answer the question (a product the customer named),
+        with the same confidence as a retrieved one: a passage that does not say it is not quoted."""
+        language = detect_language(question)
+        self._embed_sentences([passage])
+        group, vectors = self._sentence_cache[passage.passage_id]
+        q_vector, p_vector = self.embedder.embed([question, passage.indexed_text()])
+        sims = vectors @ q_vector
+        scored = ScoredPassage(passage, 1.0, dense_score=float(p_vector @ q_vector))
+        return self._reply(question, language, scored, group, sims, [scored])
+
     def warm_up_sentences(self, cache_file: Path | None = None, batch_size: int = 256) -> int:
         """Embed the sentences of every passage now, so no customer waits for a first look at a
         passage. `cache_file` (an .npz next to the index, named by its generation) keeps them across

@@ -254,6 +254,12 @@ def build_answerer(settings: Settings) -> tuple[Answerer, dict[str, Any]]:
         answerer = reading
         reader_info = {"enabled": True, "model": str(reader.model_dir), "int8": reader.quantize and reader.device == "cpu",
                        "languages": list(reading.languages)}
+    from answering.products import ProductFacts, ProductFactsFirst
+
+    facts = ProductFacts(list(kb.passages.values()))
+    if len(facts):
+        quoting = answerer.quoting if hasattr(answerer, "quoting") else answerer
+        answerer = ProductFactsFirst(answerer, facts, quote=quoting.quote_passage)
     answerer.answer("warm-up question")  # first inference allocates; pay it before the first customer
     info = {
         "passages": len(kb),
@@ -261,6 +267,7 @@ def build_answerer(settings: Settings) -> tuple[Answerer, dict[str, Any]]:
         "embedder": embedder.model_name,
         "faiss_gpu": kb.dense.on_gpu,
         "reader": reader_info,
+        "catalog_products": len(facts),
     }
     log.info("knowledge base ready: %s", info)
     return answerer, info

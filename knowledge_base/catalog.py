@@ -292,6 +292,11 @@ def is_product_request(text: str, categories: Iterable[str], words: Iterable[str
     return any(singular(w) in known for w in _WORD.findall(text.lower()))
 
 
+def mentions_store_rules(text: str) -> bool:
+    """Returns, shipping, warranty, payment...: a question about the store's rules, whatever product it names."""
+    return bool(_POLICY_WORDS.search(text))
+
+
 def asks_for_similar(text: str) -> bool:
     return bool(_SIMILAR.search(text))
 

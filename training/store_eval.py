@@ -154,6 +154,7 @@ _PUNCTUATION = set(string.punctuation) - {"$", "%"}
 
 def normalise(text: str) -> str:
     text = text.lower().replace("\u2019", "'").replace("\u2013", "-").replace("\u2014", "-")
+    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)  # 1,199.00 is 1199.00
     text = "".join(" " if ch in _PUNCTUATION else ch for ch in text)
     return " ".join(text.split())
 
