@@ -83,8 +83,9 @@ class ExtractiveAnswerer:
     def answer(self, question: str) -> Reply:
         return self.answer_many([question])[0]
 
-    def answer_many(self, questions: Sequence[str]) -> list[Reply]:
-        """Answer a batch: one embedding pass for the questions, one for all candidate sentences."""
+    def answer_many(self, questions: Sequence[str], min_confidence: float | None = None) -> list[Reply]:
+        """Answer a batch: one embedding pass for the questions, one for all candidate sentences.
+        `min_confidence` (default: the configured one) 0 returns every best candidate as an answer."""
         if not questions:
             return []
         languages = [detect_language(q) for q in questions]
@@ -106,7 +107,7 @@ class ExtractiveAnswerer:
                 sims = vectors @ q_vectors[i]
                 scored.append((0.5 * (sp.dense_score or 0.0) + 0.5 * float(sims.max()), sp, group, sims))
             _, top, group, sims = max(scored, key=lambda item: item[0])
-            replies.append(self._reply(question, language, top, group, sims, retrieved[i]))
+            replies.append(self._reply(question, language, top, group, sims, retrieved[i], min_confidence))
         return replies
 
     def quote_passage(self, question: str, passage: Passage) -> Reply:
@@ -117,6 +118,10 @@ class ExtractiveAnswerer:
         group, vectors = self._sentence_cache[passage.passage_id]
         q_vector, p_vector = self.embedder.embed([question, passage.indexed_text()])
         sims = vectors @ q_vector
+        if passage.doc_type == "product":
+            # "Title (SKU ...), Category." and "Price: ...; 3 in stock." name the product; they answer
+            # nothing else (its fields are answered from the catalog before this).
+            sims = np.where([("(SKU " in s or s.startswith("Price:")) for s in group], -1.0, sims)
         scored = ScoredPassage(passage, 1.0, dense_score=float(p_vector @ q_vector))
         return self._reply(question, language, scored, group, sims, [scored])
 
@@ -181,7 +186,8 @@ class ExtractiveAnswerer:
                 self._sentence_cache.pop(next(iter(self._sentence_cache)))
 
     def _reply(
-        self, question: str, language: str, top: ScoredPassage, sentences: list[str], sims: np.ndarray, retrieved: list[ScoredPassage]
+        self, question: str, language: str, top: ScoredPassage, sentences: list[str], sims: np.ndarray, retrieved: list[ScoredPassage],
+        min_confidence: float | None = None,
     ) -> Reply:
         q_terms = set(tokenize(question))
         overlap = [len(q_terms & set(tokenize(s))) / max(1, len(q_terms)) for s in sentences]
@@ -208,9 +214,9 @@ class ExtractiveAnswerer:
                 for r in retrieved
             ],
         }
-        if confidence < self.min_confidence:
+        if confidence < (self.min_confidence if min_confidence is None else min_confidence):
             return Reply(NOT_SURE.get(language, NOT_SURE["en"]), confidence=confidence, kind="not_sure", metadata=metadata)
-        text = _join_sentences([sentences[j].lstrip("- ").strip() for j in chosen], language)
+        text = _join_sentences([sentences[j].lstrip("- ").strip() for j in _with_list_items(chosen, sentences)], language)
         return Reply(text, sources=(source,), confidence=confidence, kind="answer", metadata=metadata)
 
 
@@ -230,6 +236,20 @@ def retrieve_in_language(
         for i, result in zip(indices, retriever.retrieve_many([questions[i] for i in indices], top_k=top_k, filters=filters)):
             retrieved[i] = result
     return retrieved
+
+
+MAX_LIST_ITEMS = 5
+
+
+def _with_list_items(chosen: list[int], sentences: list[str]) -> list[int]:
+    """A sentence that introduces a list ("In some cases we can only issue a partial refund:") says
+    nothing alone: its items come with it."""
+    out: list[int] = []
+    for j in chosen:
+        out.append(j)
+        if sentences[j].rstrip().endswith(":"):
+            out += range(j + 1, min(j + 1 + MAX_LIST_ITEMS, len(sentences)))
+    return sorted(set(out))
 
 
 def _join_sentences(sentences: list[str], language: str) -> str:

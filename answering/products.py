@@ -50,6 +50,10 @@ ATTRIBUTE_WORDS: dict[str, tuple[str, ...]] = {
     "volume": ("volume", "liters", "litres", "big"),
     "camera": ("camera", "megapixel", "mp"),
 }
+# A name word in at most this many products names them ("basecamp"); "cast iron" names nothing.
+RARE_PRODUCTS = 3
+# Words of a title that name nothing ("Salt and Cedar", "Strong at Any Age").
+_NAME_STOPWORDS = {"and", "the", "of", "for", "with", "by", "a", "an", "in", "to", "at", "on", "your", "own", "any", "my", "our"}
 # Row flags for the store's own use, not facts a customer asks by those words ("price" is not "was_price").
 _NOT_ASKED = {"was_price", "student_pick", "hygiene_item", "final_sale", "returnable", "brand", "type"}
 _UNIT_WORDS = {"gb", "kg", "g", "in", "mm", "cm", "l", "qt", "oz", "mah", "wh", "w", "f", "hours", "days", "years", "mp", "lb",
@@ -97,7 +101,8 @@ class ProductFacts:
             # "(Hardcover)", "(2-Pack)" and "by Ruth Okafor" tell versions and authors apart, not products.
             aside = " ".join(re.findall(r"\(([^)]*)\)", name))
             name = re.sub(r"\([^)]*\)", " ", name).split(" by ")[0]
-            self._entries.append(_Entry(passage, tuple(_words(name)), frozenset(_words(variant + " " + aside)), _attributes_of(passage)))
+            name_words = tuple(w for w in _words(name) if w not in _NAME_STOPWORDS) or tuple(_words(name))
+            self._entries.append(_Entry(passage, name_words, frozenset(_words(variant + " " + aside)), _attributes_of(passage)))
         counts = Counter(w for e in self._entries for w in set(e.name_words))
         total = max(len(self._entries), 1)
         # Rare words name a product ("basecamp"), common ones its kind ("laptop"): weigh by rarity.
@@ -131,8 +136,8 @@ class ProductFacts:
     def _present(self, word: str, words: set[str]) -> bool:
         if word in words:
             return True
-        if len(word) >= 5 and not word.isdigit():  # a typo in a long name word ("corivd", "basecmap")
-            return any(len(w) >= 4 and difflib.SequenceMatcher(None, word, w).ratio() >= 0.8 for w in words)
+        if len(word) >= 6 and not any(ch.isdigit() for ch in word):  # a typo in a long name word ("corivd", "basecmap")
+            return any(len(w) >= 5 and difflib.SequenceMatcher(None, word, w).ratio() >= 0.8 for w in words)
         return False
 
     def _named(self, words: list[str]) -> list[_Entry]:
@@ -144,9 +149,14 @@ class ProductFacts:
             score = sum(present) / max(sum(weights), 1e-9)
             # The model's own words must all be there (the brand may be left out: "basecamp 3 tent").
             model = _model_words(entry.name_words)
-            missing = sum(not self._present(w, asked) for w in model[1:])
-            # One model word may be left out of a long name ("the copperfield cast iron skillet").
-            named = (missing == 0 and (len(model) > 1 or self._present(model[0], asked))) or (missing == 1 and len(model) >= 4)
+            missing = [w for w in model[1:] if not self._present(w, asked)]
+            brand = self._present(model[0], asked)
+            # Without the brand, the model's own words must all be there and one of them a real word
+            # ("basecamp 3 tent", not "9" alone); with it, one word may be left out of a long name
+            # ("the copperfield cast iron skillet"), never a model number ("Basecamp 2" is not "3").
+            rare = math.log(1 + len(self._entries) / RARE_PRODUCTS)
+            named = (not missing and (brand or any(len(w) >= 4 and not w.isdigit() and self._weight[w] >= rare for w in model[1:]))) or (
+                brand and len(missing) == 1 and len(model) >= 4 and not any(ch.isdigit() for ch in missing[0]))
             if score + 1e-9 < best_score or not named:
                 continue
             if score > best_score + 1e-9:

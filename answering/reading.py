@@ -60,6 +60,10 @@ def sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
 
 def quote_sentence(text: str, start: int, end: int) -> str:
     first, last = sentence_around(text, start, end)
+    if text[first:last].rstrip().endswith(":"):
+        # A list's lead-in ("returned items must be:") comes with its items.
+        items = text[last:].split("\n\n", 1)[0]
+        last += len(items)
     sentence = _LIST_MARK.sub("", text[first:last]).strip()
     return " ".join(sentence.split())
 
@@ -95,7 +99,8 @@ class ReadingAnswerer:
     def answer(self, question: str) -> Reply:
         return self.answer_many([question])[0]
 
-    def answer_many(self, questions: Sequence[str]) -> list[Reply]:
+    def answer_many(self, questions: Sequence[str], ladder: bool = True) -> list[Reply]:
+        """`ladder=False`: the best span's answer whatever its confidence (a later stage decides)."""
         if not questions:
             return []
         languages = [detect_language(q) for q in questions]
@@ -112,10 +117,10 @@ class ReadingAnswerer:
                 [(questions[i], [sp.passage.text for sp in found]) for i, found in zip(read, retrieved)], top_k=4
             )
             for i, found, result in zip(read, retrieved, results):
-                replies[i] = self._ladder(languages[i], found, result)
+                replies[i] = self._ladder(languages[i], found, result, ladder)
         return replies  # type: ignore[return-value]
 
-    def _ladder(self, language: str, found: list[ScoredPassage], result: ReaderResult) -> Reply:
+    def _ladder(self, language: str, found: list[ScoredPassage], result: ReaderResult, ladder: bool = True) -> Reply:
         if not found:
             return Reply(NO_KNOWLEDGE.get(language, NO_KNOWLEDGE["en"]), kind="not_sure")
         metadata = {
@@ -129,7 +134,7 @@ class ReadingAnswerer:
         }
         best = result.best
         confidence = best.confidence if best else 0.0
-        if best is not None and confidence >= self.thresholds.answer:
+        if best is not None and (confidence >= self.thresholds.answer or not ladder):
             passage = found[best.passage_index]
             text = quote_sentence(passage.passage.text, best.start, best.end)
             return Reply(text, sources=(_source(passage),), confidence=confidence, kind="answer", metadata=metadata,

@@ -28,6 +28,8 @@ Storebot: a customer-service bot that answers from your store's own documents.
   python -m bot eval end-to-end --squad FILE          retrieve over all paragraphs, then read the top ones
   python -m bot eval entities --bitext FILE           order-number extraction against labelled spans
   python -m bot eval store                            the sample store's question set through the real dialogue
+  python -m bot train answerability                   fit the answer-or-abstain model on that set
+  python -m bot train reranker --squad FILE...        train the cross-encoder reranker
 
 Settings come from defaults, then --config FILE (TOML), then BOT_* environment variables
 (BOT_DATA_DIR, BOT_PORT, BOT_MIN_CONFIDENCE, ...), then command-line flags.
@@ -136,6 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train a model shipped with the bot")
     train_sub = train.add_subparsers(dest="target", required=True, metavar="TARGET")
+    from bot.store_eval import add_train_parser as add_train_answerability
+
+    add_train_answerability(train_sub)
+    from bot.store_eval import add_train_reranker_parser
+
+    add_train_reranker_parser(train_sub)
     train_intents = train_sub.add_parser(
         "intents",
         help="the intent classifier, from Bitext-format CSV files",
@@ -254,6 +262,16 @@ def main(argv: list[str] | None = None) -> int:
             from models.intents import load_bitext
 
             print(json.dumps(evaluate_order_numbers(load_bitext(args.bitext))))
+            return 0
+        if args.command == "train" and args.target == "answerability":
+            from bot.store_eval import run_train_answerability
+
+            print(json.dumps(run_train_answerability(settings, args)))
+            return 0
+        if args.command == "train" and args.target == "reranker":
+            from bot.store_eval import run_train_reranker
+
+            print(json.dumps(run_train_reranker(settings, args)))
             return 0
         if args.command == "train" and args.target == "intents":
             result = run_train_intents(settings, args.bitext, args.out, args.holdout, args.regularization, progress=not args.quiet)

@@ -9,6 +9,7 @@ inference pool, before it accepts requests.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ctypes
 import ctypes.util
 import gc
@@ -16,6 +17,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol, Sequence
 
 from answering.writing import DialogueWriter, Shopping
@@ -254,6 +256,8 @@ def build_answerer(settings: Settings) -> tuple[Answerer, dict[str, Any]]:
         answerer = reading
         reader_info = {"enabled": True, "model": str(reader.model_dir), "int8": reader.quantize and reader.device == "cpu",
                        "languages": list(reading.languages)}
+    answerer, calibration = calibrated(settings, answerer)
+    reader_info["answerability"] = calibration
     from answering.products import ProductFacts, ProductFactsFirst
 
     facts = ProductFacts(list(kb.passages.values()))
@@ -271,6 +275,44 @@ def build_answerer(settings: Settings) -> tuple[Answerer, dict[str, Any]]:
     }
     log.info("knowledge base ready: %s", info)
     return answerer, info
+
+
+DEFAULT_ANSWERABILITY = Path(__file__).resolve().parent.parent / "models" / "checkpoints" / "answerability"
+
+
+def calibrated(settings: Settings, answerer: Answerer) -> tuple[Answerer, dict[str, Any]]:
+    """The answerer with the calibrated answer-or-abstain decision on top, when a model is configured
+    (the shipped one by default); each path's own threshold otherwise. The model says which parts it
+    was fitted with (the reader, the reranker): those are loaded, and a missing one stops start-up."""
+    from answering.answerability import AnswerabilityModel, CalibratedAnswerer
+    from answering.reading import LadderThresholds, ReadingAnswerer
+
+    if settings.answerability_model == "off":
+        return answerer, {"enabled": False}
+    directory = Path(settings.answerability_model) if settings.answerability_model else DEFAULT_ANSWERABILITY
+    if not settings.answerability_model and not (directory / "answerability.json").is_file():
+        return answerer, {"enabled": False}
+    model = AnswerabilityModel.load(directory)
+    if settings.answerability_threshold > 0:
+        model = dataclasses.replace(model, threshold=settings.answerability_threshold)
+    reading = answerer if isinstance(answerer, ReadingAnswerer) else None
+    quoting = reading.quoting if reading is not None else answerer
+    if reading is None and model.meta.get("reader"):
+        from models.reader import reader_from_settings
+
+        reader = reader_from_settings(settings)
+        reader.warm_up()
+        reading = ReadingAnswerer(quoting.retriever, reader, quoting, LadderThresholds(settings.reader_answer_threshold,
+                                  settings.reader_clarify_threshold), settings.reader_passages, settings.reader_languages)
+    reranker = None
+    if model.meta.get("reranker"):
+        from models.reranker import DEFAULT_RERANKER, CrossEncoderReranker
+
+        reranker = CrossEncoderReranker(settings.reranker_model or DEFAULT_RERANKER)
+        reranker.warm_up()
+    languages = reading.languages if reading is not None else settings.reader_languages
+    return CalibratedAnswerer(quoting, reading, model, languages, reranker=reranker), {
+        "enabled": True, "threshold": model.threshold, "reader": reading is not None, "reranker": reranker is not None}
 
 
 def release_freed_memory() -> None:

@@ -24,6 +24,7 @@ from answering.grounding import REFUSALS, prompt_attack
 from answering.writing import DialogueWriter, Shopping
 from bot.backend import Order, StoreBackend
 from bot.entities import Entities, extract
+from bot.follow_ups import in_context, resolve_follow_up, supports
 from bot.phrases import ASK_ORDER, OFFER_PERSON, TOO_SLOW, describe_order, describe_refund, small_talk
 from core.budget import Deadline, ReplyBudgets
 from core.errors import AnswerTimeout, BotError
@@ -48,9 +49,6 @@ _ANGER = re.compile(
     re.I,
 )
 _SHOUTED_WORD = re.compile(r"\b[A-Z]{4,}\b")  # case-sensitive on purpose: shouting
-_FOLLOW_UP = re.compile(r"^\s*(and|also|what about|how about|plus)\b", re.I)
-_FOLLOW_UP_LEAD = re.compile(r"^\s*(and|also|plus)\b[\s,]*", re.I)
-_THERE = re.compile(r"\b(over )?there\b", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,25 +82,6 @@ class Understanding:
 
 def is_angry(text: str) -> bool:
     return bool(_ANGER.search(text)) or len(_SHOUTED_WORD.findall(text)) >= 2
-
-
-def resolve_follow_up(text: str, slots: Slots, entities: Entities) -> str:
-    """Rewrite a follow-up into a question that stands alone, using what the conversation said before:
-    "and how much does it cost to ship there?" after "Do you ship to Canada?" asks about Canada."""
-    destination = slots.destination
-    if destination and not entities.destinations and _THERE.search(text):
-        text = _THERE.sub(f"to {destination}", text, count=1).replace("to to ", "to ")
-        if _FOLLOW_UP_LEAD.match(text):
-            text = _FOLLOW_UP_LEAD.sub("", text).strip()
-            text = text[:1].upper() + text[1:]
-        return text
-    last = slots.last_question
-    if last and entities.destinations and _FOLLOW_UP.match(text) and len(text.split()) <= 6:
-        # "what about Europe?" after "How much is shipping to Canada?" repeats that question for Europe.
-        previous = slots.last_destination
-        if previous and previous in last:
-            return last.replace(previous, entities.destinations[0])
-    return text
 
 
 class DialogueService:
@@ -357,7 +336,15 @@ class DialogueService:
     async def _knowledge(self, text: str, slots: Slots, entities: Entities, on_delta=None,
                          deadline: Deadline | None = None) -> Reply:
         question = resolve_follow_up(text, slots, entities)
-        reply = await self._answer_within(question, deadline)
+        contextual = in_context(text, slots) if question == text else None
+        if contextual is None:
+            reply = await self._answer_within(question, deadline)
+        else:
+            # Both readings of "what if I paid with PayPal?" are asked; the surer answer wins.
+            alone, leaning = await asyncio.gather(self._answer_within(question, deadline), self._answer_within(contextual, deadline))
+            reply = alone
+            if leaning.kind == "answer" and (alone.kind != "answer" or leaning.confidence > alone.confidence) and supports(leaning, text):
+                reply, question = leaning, contextual
         if reply.kind == "answer" and self.writer is not None:
             reply = await self.writer.answer(question, reply, on_delta, deadline)
         slots.last_question = question

@@ -165,3 +165,95 @@ def add_parser(ev_sub) -> None:
     store.add_argument("--check", action="store_true", help="only check the gold answers are quoted in --store's documents")
     store.add_argument("--store", type=Path, default=DEFAULT_QUESTIONS.parent, help="store folder for --check (default: the sample store)")
     store.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def run_train_answerability(settings: Settings, args) -> dict[str, Any]:
+    """Fit the answer-or-abstain model on the question set's train split, its threshold on validation."""
+    from answering.answerability import AnswerabilityModel, CalibratedAnswerer
+    from answering.products import ProductFactsFirst
+    from answering.reading import ReadingAnswerer
+    from bot.__main__ import ensure_index
+    from bot.assembly import build_answerer
+    from training.answerability import fit_answerability
+
+    ensure_index(settings)
+    built, _ = build_answerer(settings.replace(reader_enabled=not args.no_reader, answerability_model="off"))
+    facts = built.facts if isinstance(built, ProductFactsFirst) else None
+    inner = built.inner if isinstance(built, ProductFactsFirst) else built
+    reading = inner if isinstance(inner, ReadingAnswerer) else None
+    quoting = reading.quoting if reading is not None else inner
+    questions = [q for q in load_questions(question_files(args.questions)) if q.kind != "follow_up"]
+    # Questions the catalog answers never reach the model.
+    if facts is not None:
+        questions = [q for q in questions if facts.lookup(q.question) is None]
+    reranker = None
+    if not args.no_reranker:
+        from models.reranker import DEFAULT_RERANKER, CrossEncoderReranker
+
+        reranker = CrossEncoderReranker(settings.reranker_model or DEFAULT_RERANKER)
+        reranker.warm_up()
+    answerer = CalibratedAnswerer(quoting, reading, AnswerabilityModel({}, 1.0, {}), reranker=reranker)
+    model, report = fit_answerability(answerer, [q for q in questions if q.split == "train"],
+                                      [q for q in questions if q.split == "validation"],
+                                      max_wrong=args.max_wrong, progress=not args.quiet)
+    model.meta.update(reader=reading is not None, reranker=reranker is not None)
+    model.save(args.out)
+    return {"out": str(args.out), **report}
+
+
+def add_train_parser(train_sub) -> None:
+    fit = train_sub.add_parser(
+        "answerability",
+        help="fit the answer-or-abstain model on a store question set (train split; threshold on validation)",
+        description="Run every single-turn question of --questions through both candidate paths (quoted sentences "
+        "and the reader), fit a logistic model per path on the train split, and choose the threshold on the "
+        "validation split for at most --max-wrong wrong-and-confident answers.",
+    )
+    fit.add_argument("--questions", type=Path, action="append", default=[], help="JSONL file or folder (default: the sample store's eval/)")
+    fit.add_argument("--out", type=Path, default=Path("models/checkpoints/answerability"), help="where to write answerability.json")
+    fit.add_argument("--max-wrong", type=float, default=0.03, help="wrong-and-confident share allowed on validation (default 0.03)")
+    fit.add_argument("--no-reader", action="store_true", help="quoted sentences only")
+    fit.add_argument("--no-reranker", action="store_true", help="without the cross-encoder reranker's scores")
+    fit.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def run_train_reranker(settings: Settings, args) -> dict[str, Any]:
+    """SQuAD pairs and the store set's train split (its retrieved passages), then the cross-encoder."""
+    from bot.__main__ import ensure_index
+    from bot.assembly import build_answerer
+    from models.reader import DEFAULT_READER
+    from training.reader import load_qa_examples
+    from training.reranker import RerankerConfig, squad_pairs, train_reranker
+
+    config = RerankerConfig(squad_questions=args.squad_questions, epochs=args.epochs, max_length=args.max_length)
+    pairs = []
+    for path in args.squad:
+        pairs += squad_pairs(load_qa_examples(path), config)
+    ensure_index(settings)
+    built, _ = build_answerer(settings.replace(answerability_model="off"))
+    store = [q for q in load_questions(question_files(args.questions)) if q.kind != "follow_up" and q.split == "train"]
+    store_pairs = []
+    for q, found in zip(store, built.retriever.retrieve_many([q.question for q in store], top_k=8)):
+        for sp in found:
+            right = score_reply(q, {"kind": "answer", "text": sp.passage.text}) == "right"
+            store_pairs.append((q.question, sp.passage.text, float(right)))
+    pairs += store_pairs * config.store_repeats
+    record = train_reranker(pairs, Path(args.base or DEFAULT_READER), args.out, config, progress=not args.quiet)
+    return {"out": str(args.out), **record, "store_pairs": len(store_pairs)}
+
+
+def add_train_reranker_parser(train_sub) -> None:
+    fit = train_sub.add_parser(
+        "reranker",
+        help="train the cross-encoder reranker on SQuAD pairs and the store question set's train split",
+        description="Pair SQuAD questions with their paragraph and hard negatives, and the store set's train questions "
+        "with their retrieved passages, then fine-tune a cross-encoder from the reader's encoder.",
+    )
+    fit.add_argument("--squad", type=Path, nargs="+", required=True, help="SQuAD-format files (their reader-held-out articles are skipped)")
+    fit.add_argument("--questions", type=Path, action="append", default=[], help="store question JSONL (default: the sample store's eval/)")
+    fit.add_argument("--out", type=Path, default=Path("models/checkpoints/reranker"), help="checkpoint directory to write")
+    fit.add_argument("--base", type=Path, help="encoder to start from (default: the shipped reader)")
+    fit.add_argument("--squad-questions", type=int, default=1500, help="SQuAD questions sampled per file (default 1500)")
+    fit.add_argument("--epochs", type=int, default=1)
+    fit.add_argument("--max-length", type=int, default=192, help="tokens per pair (default 192)")
+    fit.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -40,6 +40,15 @@ class Settings:
     # Below this confidence the bot asks the customer to rephrase instead of guessing.
     min_confidence: float = 0.45
     max_answer_sentences: int = 2
+    # ---- answer or abstain: a calibrated model over both candidate answers (README, "How it answers").
+    # Empty: the one fitted here and shipped in models/checkpoints/answerability; "off": each path's
+    # own threshold (min_confidence, or the reader's ladder).
+    answerability_model: str = ""
+    # Answer when the chosen candidate's probability of being right is at least this; 0 means the
+    # threshold the model was fitted with (README: the calibration table gives the trade-off).
+    answerability_threshold: float = 0.0
+    # The cross-encoder reranker the answerability model was fitted with; empty: models/checkpoints/reranker.
+    reranker_model: str = ""
     # ---- the extractive reader (retriever -> reader). Off by default until it measures better than
     # quoting sentences (README, "Training and measuring the reader"): BOT_READER_ENABLED=1 turns it on.
     reader_enabled: bool = False

@@ -29,7 +29,7 @@ from core.errors import ModelLoadError
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["encoder", "question-answering"]
+Kind = Literal["encoder", "question-answering", "sequence-classification"]
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 OPSET = 18
 # Largest difference from PyTorch's outputs accepted on the check sample.
@@ -130,9 +130,9 @@ def _file_lock(path: Path):
 
 
 def _load_torch(model_dir: Path, kind: Kind):
-    from transformers import AutoModel, AutoModelForQuestionAnswering
+    from transformers import AutoModel, AutoModelForQuestionAnswering, AutoModelForSequenceClassification
 
-    cls = AutoModelForQuestionAnswering if kind == "question-answering" else AutoModel
+    cls = {"question-answering": AutoModelForQuestionAnswering, "sequence-classification": AutoModelForSequenceClassification}.get(kind, AutoModel)
     # Eager attention: the SDPA path's mask handling does not survive export.
     return cls.from_pretrained(model_dir, attn_implementation="eager").float().eval()
 
@@ -155,6 +155,8 @@ def _export(model_dir: Path, kind: Kind, out: Path) -> None:
             output = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
             if kind == "question-answering":
                 return output.start_logits, output.end_logits
+            if kind == "sequence-classification":
+                return output.logits
             return output.last_hidden_state
 
     sample = tokenizer(["How long do I have to return an item?", "Do you ship to Canada?"],
@@ -162,7 +164,7 @@ def _export(model_dir: Path, kind: Kind, out: Path) -> None:
                        padding=True, return_tensors="pt")
     args = tuple(sample.get(name, torch.zeros_like(sample["input_ids"])) for name in INPUTS)
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
-    outputs = ["start_logits", "end_logits"] if kind == "question-answering" else ["last_hidden_state"]
+    outputs = {"question-answering": ["start_logits", "end_logits"], "sequence-classification": ["logits"]}.get(kind, ["last_hidden_state"])
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")
         torch.onnx.export(Graph(), args, str(out), input_names=list(INPUTS), output_names=outputs, opset_version=OPSET,
@@ -181,7 +183,8 @@ def _export(model_dir: Path, kind: Kind, out: Path) -> None:
     mask = feed["attention_mask"].numpy().astype(bool)
     for want, have in zip(expected, got):
         want = want.numpy()
-        difference = float(np.abs(want - have)[mask].max())
+        # Per-token outputs are compared where the mask is on; a per-sequence one (logits) everywhere.
+        difference = float(np.abs(want - have)[mask].max() if want.shape[:2] == mask.shape else np.abs(want - have).max())
         if not difference <= TOLERANCE:
             raise ModelLoadError(f"the ONNX export of {model_dir} differs from PyTorch by {difference:.3g}", path=str(model_dir))
 

@@ -33,8 +33,9 @@ from core.errors import BotError
 from knowledge_base.loaders import discover, load_document
 
 VALIDATION_SHARE = 30  # percent of sections (and of unanswerable ids) held for validation
-# Kinds of reply that say "I don't know" in some honest form; every other kind makes a claim.
-ABSTAINING_KINDS = frozenset({"not_sure", "clarify", "handoff"})
+# Kinds of reply that claim nothing: "I don't know" in some honest form, or a question back ("what is
+# your order number?"). Every other kind makes a claim and is right or wrong.
+ABSTAINING_KINDS = frozenset({"not_sure", "clarify", "handoff", "ask"})
 Outcome = Literal["right", "wrong", "abstained", "error"]
 
 

@@ -9,7 +9,8 @@ import pytest
 
 from bot.backend import SQLiteStoreBackend
 from bot.conversations import SQLiteConversationStore
-from bot.dialogue import DialoguePolicy, DialogueService, Understanding, is_angry, resolve_follow_up
+from bot.dialogue import DialoguePolicy, DialogueService, Understanding, is_angry
+from bot.follow_ups import resolve_follow_up
 from bot.entities import extract
 from bot.phrases import describe_order
 from core.limits import RateLimiter
