@@ -16,7 +16,8 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,7 @@ FEATURES = ("rank", "fused_score", "score_below_top", "passage_cosine", "sentenc
             "sentence_overlap", "quote_confidence", "reader_confidence", "reader_no_answer", "reader_top", "is_reader", "is_passage", "is_faq",
             "rerank_score", "rerank_below_top")
 CANDIDATES = ("candidate",)
-DEPTH = 4  # passages whose candidates compete
+DEPTH = 3  # passages whose candidates compete
 MAX_WHOLE_PASSAGE_CHARS = 400
 
 
@@ -181,21 +182,22 @@ class CalibratedAnswerer:
                           float(reader_top == rank)]
                 faq = float(sp.passage.doc_type == "faq")
 
-                def add(reply: Reply, is_reader: float, is_passage: float = 0.0) -> None:
-                    s_overlap = len(q_terms & set(tokenize(reply.text))) / max(1, len(q_terms))
-                    candidates.append(Candidate(reply, np.array(base + [s_overlap, quoted.confidence] + reader + [is_reader, is_passage, faq]
-                                                                + [float(reranked[i][rank]), rerank_top - float(reranked[i][rank])])))
-
-                add(quoted, 0.0)
+                # (reply, is_reader, is_passage): what this passage offers.
+                offers: list[tuple[Reply, float, float]] = [(quoted, 0.0, 0.0)]
                 whole = " ".join(sp.passage.text.split())
                 if len(whole) <= MAX_WHOLE_PASSAGE_CHARS and whole != quoted.text and sp.passage.doc_type != "product":
                     # A short passage quoted whole: longer than one sentence, but it holds what it says.
-                    add(quoted.with_text(whole), 0.0, 1.0)
+                    offers.append((quoted.with_text(whole), 0.0, 1.0))
                 if span is not None:
                     text = quote_sentence(sp.passage.text, span.start, span.end)
                     if text and text not in quoted.text:
-                        add(Reply(text, quoted.sources, span.confidence, "answer", quoted.metadata,
-                                  AnswerSpan(span.text, span.start, span.end, span.confidence)), 1.0)
+                        offers.append((Reply(text, quoted.sources, span.confidence, "answer", quoted.metadata,
+                                             AnswerSpan(span.text, span.start, span.end, span.confidence)), 1.0, 0.0))
+                rerank = [float(reranked[i][rank]), rerank_top - float(reranked[i][rank])]
+                for reply, is_reader, is_passage in offers:
+                    s_overlap = len(q_terms & set(tokenize(reply.text))) / max(1, len(q_terms))
+                    features = base + [s_overlap, quoted.confidence] + reader + [is_reader, is_passage, faq] + rerank
+                    candidates.append(Candidate(reply, np.array(features)))
             out.append(candidates)
         return out
 

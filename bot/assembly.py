@@ -297,7 +297,9 @@ def calibrated(settings: Settings, answerer: Answerer) -> tuple[Answerer, dict[s
         model = dataclasses.replace(model, threshold=settings.answerability_threshold)
     reading = answerer if isinstance(answerer, ReadingAnswerer) else None
     quoting = reading.quoting if reading is not None else answerer
-    if reading is None and model.meta.get("reader"):
+    if not model.meta.get("reader"):
+        reading = None  # fitted without the reader's evidence: reading would only cost time and skew it
+    elif reading is None:
         from models.reader import reader_from_settings
 
         reader = reader_from_settings(settings)

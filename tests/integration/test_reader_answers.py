@@ -18,20 +18,26 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def reading_answerer(sample_index_dir):
-    """The bot's answer path with the reader turned on (BOT_READER_ENABLED=1)."""
+    """The reader's own ladder: BOT_READER_ENABLED=1 with BOT_ANSWERABILITY_MODEL=off (catalog questions
+    are answered before it; this is the answerer behind the catalog)."""
+    from answering.products import ProductFactsFirst
     from bot.assembly import build_answerer
 
-    answerer, info = build_answerer(Settings(data_dir=sample_index_dir, reader_enabled=True))
-    assert info["reader"]["enabled"]
-    return answerer
+    answerer, info = build_answerer(Settings(data_dir=sample_index_dir, reader_enabled=True, answerability_model="off"))
+    assert info["reader"]["enabled"] and not info["reader"]["answerability"]["enabled"]
+    return answerer.inner if isinstance(answerer, ProductFactsFirst) else answerer
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "store-squad-v2.json"
 
 
-def test_the_reader_is_the_shipped_checkpoint_and_off_unless_turned_on(reading_answerer, sample_answerer):
+def test_the_reader_is_the_shipped_checkpoint_and_its_ladder_off_by_default(reading_answerer, sample_answerer):
+    from answering.answerability import CalibratedAnswerer
+
     assert isinstance(reading_answerer, ReadingAnswerer)
     assert reading_answerer.reader.model_dir.name == "reader" and not reading_answerer.reader.quantize  # int8 cost 4.5 F1
-    assert not isinstance(sample_answerer, ReadingAnswerer)
+    # By default the calibrated answer-or-abstain model decides (fitted without the reader: it did not help).
+    default = getattr(sample_answerer, "inner", sample_answerer)
+    assert isinstance(default, CalibratedAnswerer) and default.reading is None and default.reranker is not None
 
 
 def test_the_return_window_is_answered_with_the_exact_span_of_the_return_policy(reading_answerer):
