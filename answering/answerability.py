@@ -158,7 +158,8 @@ class CalibratedAnswerer:
             results = self.reading.reader.run_many([(q, [sp.passage.text for sp in found]) for q, found in zip(questions, retrieved)], top_k=12)
         reranked = [np.zeros(len(found)) for found in retrieved]
         if self.reranker is not None:
-            pairs = [(q, sp.passage.indexed_text()) for q, found in zip(questions, retrieved) for sp in found]
+            # The passage text as the reranker was trained on it (without the heading path).
+            pairs = [(q, sp.passage.text) for q, found in zip(questions, retrieved) for sp in found]
             flat, offset = self.reranker.score(pairs), 0
             for i, found in enumerate(retrieved):
                 reranked[i], offset = flat[offset: offset + len(found)], offset + len(found)

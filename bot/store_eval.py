@@ -177,7 +177,7 @@ def run_train_answerability(settings: Settings, args) -> dict[str, Any]:
     from training.answerability import fit_answerability
 
     ensure_index(settings)
-    built, _ = build_answerer(settings.replace(reader_enabled=not args.no_reader, answerability_model="off"))
+    built, _ = build_answerer(settings.replace(reader_enabled=args.with_reader, answerability_model="off"))
     facts = built.facts if isinstance(built, ProductFactsFirst) else None
     inner = built.inner if isinstance(built, ProductFactsFirst) else built
     reading = inner if isinstance(inner, ReadingAnswerer) else None
@@ -187,7 +187,7 @@ def run_train_answerability(settings: Settings, args) -> dict[str, Any]:
     if facts is not None:
         questions = [q for q in questions if facts.lookup(q.question) is None]
     reranker = None
-    if not args.no_reranker:
+    if args.with_reranker:
         from models.reranker import DEFAULT_RERANKER, CrossEncoderReranker
 
         reranker = CrossEncoderReranker(settings.reranker_model or DEFAULT_RERANKER)
@@ -205,15 +205,17 @@ def add_train_parser(train_sub) -> None:
     fit = train_sub.add_parser(
         "answerability",
         help="fit the answer-or-abstain model on a store question set (train split; threshold on validation)",
-        description="Run every single-turn question of --questions through both candidate paths (quoted sentences "
-        "and the reader), fit a logistic model per path on the train split, and choose the threshold on the "
-        "validation split for at most --max-wrong wrong-and-confident answers.",
+        description="Build every single-turn question's candidates (per retrieved passage: its best sentences, the "
+        "passage itself when short, and with --with-reader the reader's sentence; --with-reranker adds its scores), fit one logistic model on the "
+        "train split, and choose the threshold on the validation split for at most --max-wrong wrong-and-confident "
+        "answers. The defaults reproduce the shipped model.",
     )
     fit.add_argument("--questions", type=Path, action="append", default=[], help="JSONL file or folder (default: the sample store's eval/)")
     fit.add_argument("--out", type=Path, default=Path("models/checkpoints/answerability"), help="where to write answerability.json")
-    fit.add_argument("--max-wrong", type=float, default=0.03, help="wrong-and-confident share allowed on validation (default 0.03)")
-    fit.add_argument("--no-reader", action="store_true", help="quoted sentences only")
-    fit.add_argument("--no-reranker", action="store_true", help="without the cross-encoder reranker's scores")
+    fit.add_argument("--max-wrong", type=float, default=0.2, help="wrong-and-confident share allowed on validation (default 0.2)")
+    fit.add_argument("--with-reader", action="store_true", help="the reader's spans as candidates and evidence too (measured no better)")
+    fit.add_argument("--with-reranker", action="store_true", help="the cross-encoder reranker's scores too (measured no better; "
+                     "needs `train reranker` first)")
     fit.add_argument("--quiet", action="store_true", help="no progress bars")
 
 

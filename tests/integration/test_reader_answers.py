@@ -35,9 +35,10 @@ def test_the_reader_is_the_shipped_checkpoint_and_its_ladder_off_by_default(read
 
     assert isinstance(reading_answerer, ReadingAnswerer)
     assert reading_answerer.reader.model_dir.name == "reader" and not reading_answerer.reader.quantize  # int8 cost 4.5 F1
-    # By default the calibrated answer-or-abstain model decides (fitted without the reader: it did not help).
+    # By default the calibrated answer-or-abstain model decides (fitted without the reader and the
+    # reranker: neither helped on the store set's validation split).
     default = getattr(sample_answerer, "inner", sample_answerer)
-    assert isinstance(default, CalibratedAnswerer) and default.reading is None and default.reranker is not None
+    assert isinstance(default, CalibratedAnswerer) and default.reading is None and default.reranker is None
 
 
 def test_the_return_window_is_answered_with_the_exact_span_of_the_return_policy(reading_answerer):
