@@ -40,10 +40,11 @@ class Settings:
     # Below this confidence the bot asks the customer to rephrase instead of guessing.
     min_confidence: float = 0.45
     max_answer_sentences: int = 2
-    # ---- answer or abstain: a calibrated model over both candidate answers (README, "How it answers").
-    # Empty: the one fitted here and shipped in models/checkpoints/answerability; "off": each path's
-    # own threshold (min_confidence, or the reader's ladder).
-    answerability_model: str = ""
+    # ---- answer or abstain: a calibrated model over the candidate answers (README, "How it answers").
+    # "off" (default): each path's own threshold (min_confidence, or the reader's ladder); empty: the one
+    # fitted here and shipped in models/checkpoints/answerability; or a directory. Opt-in: it halves
+    # confident mistakes on customer-phrased questions but declines some plain ones (README).
+    answerability_model: str = "off"
     # Answer when the chosen candidate's probability of being right is at least this; 0 means the
     # threshold the model was fitted with (README: the calibration table gives the trade-off).
     answerability_threshold: float = 0.0

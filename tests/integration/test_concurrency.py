@@ -32,7 +32,7 @@ QUESTIONS = [
     ("How many days do I have to return an item?", "30 days"),
     ("Do you ship to Canada?", "Canada"),
     ("Can I pay with PayPal?", "PayPal"),
-    ("How do I reset my password?", "password reset"),
+    ("How do I reset my password?", "Forgot password"),
     ("How long do refunds take?", "business days"),
     ("Is there a warranty on laptops?", "2-year"),
     ("When is customer support open?", "Monday to Friday"),

@@ -162,9 +162,7 @@ def test_fifty_policy_answers_state_no_number_or_date_their_passage_does_not(sam
                 problems.append((question, text, missing))
     print(f"\n50 policy questions: {answered} answered, {generated} phrased by the generator, {len(problems)} with a number "
           f"or date not in the cited passage")
-    # The calibrated answer-or-abstain model declines some plain policy questions too (README, "Measuring on
-    # the store's own questions": it trades answers for fewer confident mistakes); most are answered.
-    assert answered >= 35
+    assert answered >= 45  # the knowledge base answers nearly all of them
     # A 135M model restating a quoted answer often drops a clause or a sentence; the check sends the
     # extractive reply then (README: about half are phrased). Far fewer would mean a broken generator.
     assert generated >= 15, "the generator should phrase a good share of answers, not fall back every time"

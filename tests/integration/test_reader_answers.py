@@ -35,10 +35,22 @@ def test_the_reader_is_the_shipped_checkpoint_and_its_ladder_off_by_default(read
 
     assert isinstance(reading_answerer, ReadingAnswerer)
     assert reading_answerer.reader.model_dir.name == "reader" and not reading_answerer.reader.quantize  # int8 cost 4.5 F1
-    # By default the calibrated answer-or-abstain model decides (fitted without the reader and the
-    # reranker: neither helped on the store set's validation split).
+    # The calibrated answer-or-abstain model is opt-in (README); by default the quoting path decides.
     default = getattr(sample_answerer, "inner", sample_answerer)
-    assert isinstance(default, CalibratedAnswerer) and default.reading is None and default.reranker is None
+    assert not isinstance(default, (ReadingAnswerer, CalibratedAnswerer))
+
+
+def test_the_calibrated_model_answers_what_it_is_sure_of_and_declines_the_rest(sample_index_dir):
+    from answering.answerability import CalibratedAnswerer
+    from bot.assembly import build_answerer
+
+    answerer, info = build_answerer(Settings(data_dir=sample_index_dir, answerability_model=""))
+    assert info["reader"]["answerability"]["enabled"] and isinstance(answerer.inner, CalibratedAnswerer)
+    returns = answerer.answer("How many days do I have to return an item?")
+    assert returns.kind == "answer" and "30 days" in returns.text and returns.sources
+    assert 0.0 < returns.confidence <= 1.0 and "answerability" in returns.metadata
+    for question in ("Do you sell helicopters?", "Can you fix my neighbour's tractor?"):
+        assert answerer.answer(question).kind == "not_sure", question
 
 
 def test_the_return_window_is_answered_with_the_exact_span_of_the_return_policy(reading_answerer):
