@@ -114,12 +114,17 @@ class ProductFacts:
 
     def answer(self, question: str) -> Reply | None:
         """The named product's field, or None."""
-        found = self.lookup(question)
-        return self._reply(*found) if found and found[1] else None
+        return self.field_reply(self.lookup(question))
 
     def named_product(self, question: str) -> Passage | None:
         """The one product a question names without asking one of its fields ("does the X float?")."""
-        found = self.lookup(question)
+        return self.product_without_field(self.lookup(question))
+
+    def field_reply(self, found: tuple[list[_Entry], str | None] | None) -> Reply | None:
+        return self._reply(*found) if found and found[1] else None
+
+    @staticmethod
+    def product_without_field(found: tuple[list[_Entry], str | None] | None) -> Passage | None:
         return found[0][0].passage if found and not found[1] and len({e.name_words for e in found[0]}) == 1 else None
 
     def lookup(self, question: str) -> tuple[list[_Entry], str | None] | None:
@@ -137,24 +142,26 @@ class ProductFacts:
         if word in words:
             return True
         if len(word) >= 6 and not any(ch.isdigit() for ch in word):  # a typo in a long name word ("corivd", "basecmap")
-            return any(len(w) >= 5 and difflib.SequenceMatcher(None, word, w).ratio() >= 0.8 for w in words)
+            return any(len(w) >= 5 and _similar(word, w) for w in words)
         return False
 
     def _named(self, words: list[str]) -> list[_Entry]:
         asked = set(words) | {a + b for a, b in zip(words, words[1:])}  # "power core" names "powercore"
+        # Each name word of the catalog is looked for once (typos are fuzzy-matched), not once per product.
+        said = {w for w in self._vocabulary if self._present(w, asked)}
+        rare = math.log(1 + len(self._entries) / RARE_PRODUCTS)
         best, best_score = [], 0.0
         for entry in self._entries:
             weights = [self._weight[w] for w in entry.name_words]
-            present = [wt for w, wt in zip(entry.name_words, weights) if self._present(w, asked)]
+            present = [wt for w, wt in zip(entry.name_words, weights) if w in said]
             score = sum(present) / max(sum(weights), 1e-9)
             # The model's own words must all be there (the brand may be left out: "basecamp 3 tent").
             model = _model_words(entry.name_words)
-            missing = [w for w in model[1:] if not self._present(w, asked)]
-            brand = self._present(model[0], asked)
+            missing = [w for w in model[1:] if w not in said]
+            brand = model[0] in said
             # Without the brand, the model's own words must all be there and one of them a real word
             # ("basecamp 3 tent", not "9" alone); with it, one word may be left out of a long name
             # ("the copperfield cast iron skillet"), never a model number ("Basecamp 2" is not "3").
-            rare = math.log(1 + len(self._entries) / RARE_PRODUCTS)
             named = (not missing and (brand or any(len(w) >= 4 and not w.isdigit() and self._weight[w] >= rare for w in model[1:]))) or (
                 brand and len(missing) == 1 and len(model) >= 4 and not any(ch.isdigit() for ch in missing[0]))
             if score + 1e-9 < best_score or not named:
@@ -231,6 +238,12 @@ class ProductFacts:
                      metadata={"route": "product_facts", "field": field, "products": [product_from_passage(e.passage).to_wire() for e in matched[:6]]})  # type: ignore[union-attr]
 
 
+def _similar(a: str, b: str, at_least: float = 0.8) -> bool:
+    """difflib's ratio >= at_least; its cheap upper bounds rule most pairs out first."""
+    matcher = difflib.SequenceMatcher(None, a, b)
+    return matcher.real_quick_ratio() >= at_least and matcher.quick_ratio() >= at_least and matcher.ratio() >= at_least
+
+
 def _describing(text: str, key: str, attributes: dict[str, Any]) -> str:
     description = text.split(". ", 1)[-1].rsplit("Attributes: ", 1)[0]
     value = str(attributes.get(key, "")).lower()
@@ -299,10 +312,11 @@ class ProductFactsFirst:
         return self.answer_many([question])[0]
 
     def answer_many(self, questions: Sequence[str]) -> list[Reply]:
-        replies: list[Reply | None] = [self.facts.answer(q) for q in questions]
+        found = [self.facts.lookup(q) for q in questions]
+        replies: list[Reply | None] = [self.facts.field_reply(f) for f in found]
         if self.quote is not None:
             for i, question in enumerate(questions):
-                passage = self.facts.named_product(question) if replies[i] is None else None
+                passage = self.facts.product_without_field(found[i]) if replies[i] is None else None
                 if passage is not None:
                     replies[i] = self.quote(question, passage).with_text_metadata({"route": "product_description"})
         rest = [i for i, r in enumerate(replies) if r is None or r.kind != "answer"]
