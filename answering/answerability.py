@@ -1,27 +1,27 @@
 """Answer or abstain, on a calibrated probability that the answer is right.
 
-Two candidate answers are built for every English question: the sentence-quoting answerer's (the
-best passage's most relevant sentences) and, when the reader is on, the reader's (the sentence holding
-its extracted span). A logistic model per candidate, fitted on the store question set's train split
-(`python -m bot train answerability`), turns the evidence (retrieval scores and their margin, sentence
-similarity, the reader's span and no-answer probabilities, whether both paths quote the same passage)
-into the probability that the candidate is right. The more likely candidate is sent when that
-probability clears the threshold chosen on the validation split for at most 3% wrong-and-confident
-answers; otherwise the customer hears an honest "I don't know".
+For every English question, each of the top retrieved passages offers candidates: its sentences most
+like the question, the passage itself when short, and (with a model fitted with the reader) the
+sentence around the reader's span in it. One logistic model, fitted on the store question set's train
+split (`python -m bot train answerability`), turns each candidate's evidence (retrieval scores and
+their distance to the best, sentence and heading similarity, term overlap, the reader's and the
+reranker's scores when fitted with them, the kind of candidate) into the probability that it is
+right. The most likely candidate is sent when that probability reaches the threshold chosen on the
+validation split; otherwise the customer hears an honest "I'm not sure".
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from answering.extractive import NO_KNOWLEDGE, NOT_SURE, ExtractiveAnswerer, retrieve_in_language
+from answering.extractive import NO_KNOWLEDGE, NOT_SURE, ExtractiveAnswerer
 from answering.reading import ReadingAnswerer, quote_sentence
 from core.errors import BotError
 from core.types import AnswerSpan, Passage, Reply
@@ -30,14 +30,14 @@ from knowledge_base.text import detect_language, tokenize
 FEATURES = ("rank", "fused_score", "score_below_top", "passage_cosine", "sentence_cosine", "heading_cosine", "term_overlap",
             "sentence_overlap", "quote_confidence", "reader_confidence", "reader_no_answer", "reader_top", "is_reader", "is_passage", "is_faq",
             "rerank_score", "rerank_below_top")
-CANDIDATES = ("candidate",)
 DEPTH = 3  # passages whose candidates compete
 MAX_WHOLE_PASSAGE_CHARS = 400
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """One possible answer: a passage's best sentences (quote) or the sentence around the reader's span in it."""
+    """One possible answer (a passage's best sentences, the short passage whole, or the sentence around
+    the reader's span in it) and its evidence, in FEATURES order."""
 
     reply: Reply
     features: np.ndarray
@@ -110,8 +110,8 @@ def _kind_of(candidate: Candidate) -> str:
 
 
 class CalibratedAnswerer:
-    """Retrieve → per passage, the quoted sentences and the reader's span → each candidate's calibrated
-    probability of being right → the most likely one if it clears the threshold, else "I don't know"."""
+    """Retrieve → each passage's candidates → each one's calibrated probability of being right → the
+    most likely one if it clears the threshold, else "I'm not sure"."""
 
     def __init__(self, quoting: ExtractiveAnswerer, reading: ReadingAnswerer | None, model: AnswerabilityModel,
                  languages: Sequence[str] = ("en",), depth: int = DEPTH, reranker=None) -> None:
@@ -148,10 +148,10 @@ class CalibratedAnswerer:
     def candidates(self, questions: Sequence[str]) -> list[list[Candidate]]:
         """Every question's candidates, best retrieved passage first."""
         languages = [detect_language(q) for q in questions]
-        retrieved = retrieve_in_language(self.retriever, questions, languages, self.quoting._languages, self.depth)
+        retrieved = self.quoting.retrieve(questions, languages, self.depth)
         q_vectors = self.embedder.embed(list(questions))
         passages = [sp.passage for found in retrieved for sp in found]
-        self.quoting._embed_sentences(passages)
+        sentences = iter(self.quoting.sentences(passages))
         self._heading_vectors(passages)
         results: list[Any] = [None] * len(questions)
         if self.reading is not None:
@@ -172,9 +172,9 @@ class CalibratedAnswerer:
             reader_top = result.best.passage_index if result is not None and result.best else -1
             candidates = []
             for rank, sp in enumerate(found):
-                group, vectors = self.quoting._sentence_cache[sp.passage.passage_id]
+                group, vectors = next(sentences)
                 sims = vectors @ q_vectors[i]
-                quoted = self.quoting._reply(question, languages[i], sp, group, sims, found, 0.0)
+                quoted = self.quoting.quote(question, languages[i], sp, group, sims, found, 0.0)
                 heading = float(self._headings[sp.passage.passage_id] @ q_vectors[i])
                 overlap = len(q_terms & set(tokenize(sp.passage.indexed_text()))) / max(1, len(q_terms))
                 span = next((a for a in result.answers if a.passage_index == rank), None) if result is not None else None

@@ -89,33 +89,42 @@ class ExtractiveAnswerer:
         if not questions:
             return []
         languages = [detect_language(q) for q in questions]
-        retrieved = retrieve_in_language(self.retriever, questions, languages, self._languages, self.top_k)
+        retrieved = self.retrieve(questions, languages, self.top_k)
         # Sentences of the first few passages are embedded in one batch; the passage whose evidence
         # (its own cosine and its best sentence's) is strongest is the one the answer quotes.
         candidates = [r[: self.rerank_depth] for r in retrieved]
         q_vectors = self.embedder.embed(list(questions))
-        self._embed_sentences([sp.passage for c in candidates for sp in c])
+        sentences = iter(self.sentences([sp.passage for c in candidates for sp in c]))
         replies: list[Reply] = []
         for i, question in enumerate(questions):
             language = languages[i]
-            if not retrieved[i]:
-                replies.append(Reply(NO_KNOWLEDGE.get(language, NO_KNOWLEDGE["en"]), kind="not_sure"))
-                continue
             scored = []
             for sp in candidates[i]:
-                group, vectors = self._sentence_cache[sp.passage.passage_id]
+                group, vectors = next(sentences)
                 sims = vectors @ q_vectors[i]
                 scored.append((0.5 * (sp.dense_score or 0.0) + 0.5 * float(sims.max()), sp, group, sims))
+            if not scored:
+                replies.append(Reply(NO_KNOWLEDGE.get(language, NO_KNOWLEDGE["en"]), kind="not_sure"))
+                continue
             _, top, group, sims = max(scored, key=lambda item: item[0])
-            replies.append(self._reply(question, language, top, group, sims, retrieved[i], min_confidence))
+            replies.append(self.quote(question, language, top, group, sims, retrieved[i], min_confidence))
         return replies
+
+    def retrieve(self, questions: Sequence[str], languages: Sequence[str], top_k: int) -> list[list[ScoredPassage]]:
+        """Each question's top passages, in its own language when the store has passages in it."""
+        return retrieve_in_language(self.retriever, questions, languages, self._languages, top_k)
+
+    def sentences(self, passages: Sequence[Passage]) -> list[tuple[list[str], np.ndarray]]:
+        """Each passage's sentences and their vectors (embedded in one batch where not cached yet)."""
+        self._embed_sentences(passages)
+        with self._cache_lock:
+            return [self._sentence_cache[p.passage_id] for p in passages]
 
     def quote_passage(self, question: str, passage: Passage) -> Reply:
         """The sentences of one given passage that answer the question (a product the customer named),
         with the same confidence as a retrieved one: a passage that does not say it is not quoted."""
         language = detect_language(question)
-        self._embed_sentences([passage])
-        group, vectors = self._sentence_cache[passage.passage_id]
+        (group, vectors), = self.sentences([passage])
         q_vector, p_vector = self.embedder.embed([question, passage.indexed_text()])
         sims = vectors @ q_vector
         if passage.doc_type == "product":
@@ -123,7 +132,7 @@ class ExtractiveAnswerer:
             # nothing else (its fields are answered from the catalog before this).
             sims = np.where([("(SKU " in s or s.startswith("Price:")) for s in group], -1.0, sims)
         scored = ScoredPassage(passage, 1.0, dense_score=float(p_vector @ q_vector))
-        return self._reply(question, language, scored, group, sims, [scored])
+        return self.quote(question, language, scored, group, sims, [scored])
 
     def warm_up_sentences(self, cache_file: Path | None = None, batch_size: int = 256) -> int:
         """Embed the sentences of every passage now, so no customer waits for a first look at a
@@ -185,7 +194,7 @@ class ExtractiveAnswerer:
             while len(self._sentence_cache) > self.sentence_cache_size:
                 self._sentence_cache.pop(next(iter(self._sentence_cache)))
 
-    def _reply(
+    def quote(
         self, question: str, language: str, top: ScoredPassage, sentences: list[str], sims: np.ndarray, retrieved: list[ScoredPassage],
         min_confidence: float | None = None,
     ) -> Reply:
