@@ -197,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         for noisy in ("faiss", "faiss.loader", "bm25s", "jieba", "sentence_transformers", "httpx"):
             logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
         if args.command == "serve":
+            from bot.assembly import ensure_index
             from bot.server import serve
 
             if args.ingest_if_missing:
@@ -210,13 +211,15 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.flush()
             os._exit(0)
         if args.command == "actions":
-            from bot.assembly import serve_actions
+            from bot.assembly import ensure_index, serve_actions
 
             if args.ingest_if_missing:
                 ensure_index(settings)
             serve_actions(settings, host=settings.host, port=args.actions_port)
             return 0
         if args.command == "ingest":
+            from bot.assembly import run_ingest
+
             # Skipped files are logged as they happen and listed again in the JSON report.
             report = run_ingest(settings, args.paths or list(settings.documents), progress=not args.quiet)
             print(json.dumps(report.to_dict(), ensure_ascii=False))
@@ -285,13 +288,6 @@ def main(argv: list[str] | None = None) -> int:
     return 1
 
 
-def run_ingest(settings: Settings, paths: list[Path], progress: bool = True):
-    from knowledge_base.ingest import Ingestor
-    from models.embedder import embedder_from_settings
-
-    return Ingestor(settings.index_dir, embedder_from_settings(settings), progress=progress).ingest_paths(paths)
-
-
 def run_eval_intents(settings: Settings, bitext: Path, model_dir: Path | None, held_out_only: bool, progress: bool = True) -> dict:
     from models.embedder import embedder_from_settings
     from models.intents import DEFAULT_INTENT_MODEL, IntentModel, evaluate_intents, is_held_out, load_bitext
@@ -355,14 +351,6 @@ def run_train_reader(args) -> dict:
 
     base = args.base or default_embedder_path()
     return train_reader(args.squad, args.out, base, config, evaluate=evaluate, progress=not args.quiet)
-
-
-def ensure_index(settings: Settings) -> None:
-    from knowledge_base.store import PassageStore
-
-    if not PassageStore(settings.index_dir).exists:
-        print(f"no index in {settings.index_dir}: ingesting {', '.join(map(str, settings.documents))}", file=sys.stderr)
-        run_ingest(settings, list(settings.documents))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import ctypes
 import ctypes.util
 import gc
 import logging
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -275,6 +276,22 @@ def build_answerer(settings: Settings) -> tuple[Answerer, dict[str, Any]]:
     }
     log.info("knowledge base ready: %s", info)
     return answerer, info
+
+
+def run_ingest(settings: Settings, paths: list[Path], progress: bool = True):
+    from knowledge_base.ingest import Ingestor
+    from models.embedder import embedder_from_settings
+
+    return Ingestor(settings.index_dir, embedder_from_settings(settings), progress=progress).ingest_paths(paths)
+
+
+def ensure_index(settings: Settings) -> None:
+    """Ingest the configured documents when there is no index yet (`serve --ingest-if-missing`, evaluations)."""
+    from knowledge_base.store import PassageStore
+
+    if not PassageStore(settings.index_dir).exists:
+        print(f"no index in {settings.index_dir}: ingesting {', '.join(map(str, settings.documents))}", file=sys.stderr)
+        run_ingest(settings, list(settings.documents))
 
 
 DEFAULT_ANSWERABILITY = Path(__file__).resolve().parent.parent / "models" / "checkpoints" / "answerability"

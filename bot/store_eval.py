@@ -109,14 +109,14 @@ async def _with_local_server(settings: Settings, questions: Sequence[StoreQuesti
                                  rate_limit_per_minute=0.0, client_rate_limit_per_minute=0.0)
         if settings.index_dir.exists():
             shutil.copytree(settings.index_dir, local.index_dir)
-        from bot.__main__ import ensure_index
+        from bot.assembly import ensure_index
 
         ensure_index(local)
         runner = web.AppRunner(create_app(local), handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port = runner.addresses[0][1]
         try:
             return await run_questions(questions, f"http://127.0.0.1:{port}", token, concurrency, progress, secrets.token_hex(3))
         finally:
@@ -172,8 +172,7 @@ def run_train_answerability(settings: Settings, args) -> dict[str, Any]:
     from answering.answerability import AnswerabilityModel, CalibratedAnswerer
     from answering.products import ProductFactsFirst
     from answering.reading import ReadingAnswerer
-    from bot.__main__ import ensure_index
-    from bot.assembly import build_answerer
+    from bot.assembly import build_answerer, ensure_index
     from training.answerability import fit_answerability
 
     ensure_index(settings)
@@ -221,8 +220,7 @@ def add_train_parser(train_sub) -> None:
 
 def run_train_reranker(settings: Settings, args) -> dict[str, Any]:
     """SQuAD pairs and the store set's train split (its retrieved passages), then the cross-encoder."""
-    from bot.__main__ import ensure_index
-    from bot.assembly import build_answerer
+    from bot.assembly import build_answerer, ensure_index
     from models.reader import DEFAULT_READER
     from training.reader import load_qa_examples
     from training.reranker import RerankerConfig, squad_pairs, train_reranker

@@ -22,7 +22,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def sample_index_dir(tmp_path_factory) -> Path:
     """The sample store ingested once, with the real embedder, through the real ingestion path."""
-    from bot.__main__ import run_ingest
+    from bot.assembly import run_ingest
 
     data_dir = tmp_path_factory.mktemp("sample-data")
     report = run_ingest(Settings(data_dir=data_dir), [SAMPLE_STORE], progress=False)
