@@ -56,20 +56,22 @@ class DialogueWriter:
     """Async face of a ReplyWriter: `answer`, `fallback` and `recommendation` each return the Reply to
     send (the generated text when it passed its check in time, else the extractive one it was given).
 
-    Generation is shed before anything else: it is skipped when another generation is running or
-    queued ("busy": one model, one thread), while the answer pipeline has a backlog ("load"), when
+    Generation is shed before anything else: it is skipped when the generator's batch is full
+    ("busy": `concurrent` streams decoded together), while the answer pipeline has a backlog ("load"), when
     what it took lately does not fit the time left ("budget"), and abandoned when the deadline passes
     mid-way ("deadline"); each is counted in `skips`. `phrase_answers` False keeps quoted answers as they are (README: phrasing one quoted
     sentence is not worth its cost), while fallbacks and suggestions are still written."""
 
     def __init__(self, writer: ReplyWriter, executor: Executor, *, languages: Sequence[str] = ("en",),
-                 phrase_answers: bool = True, max_waiting: int = 0, skips: SkipCounters | None = None,
+                 phrase_answers: bool = True, max_waiting: int = 0, concurrent: int = 1, skips: SkipCounters | None = None,
                  progress: Progress | None = None, under_load: Callable[[], bool] | None = None) -> None:
         self.writer = writer
         self.executor = executor
         self.languages = tuple(languages)
         self.phrase_answers = phrase_answers
-        # Generations allowed to wait behind the running one (0: only an idle generator is used).
+        # Generations the generator decodes together (its batch), and how many more may wait for a
+        # place in it (0: only a generator with room is used).
+        self.concurrent = max(1, concurrent)
         self.max_waiting = max_waiting
         self.skips = skips or SkipCounters()
         self.progress = progress or Progress("generator")
@@ -126,7 +128,7 @@ class DialogueWriter:
         return recommendation_reply(found, phrased.text, {"generated": phrased.generated, "replaced": done.replace})
 
     def busy(self) -> bool:
-        return self._active > self.max_waiting
+        return self._active >= self.concurrent + self.max_waiting
 
     def cancel_all(self) -> None:
         """Stop every generation in flight at its next token (shutdown)."""

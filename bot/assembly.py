@@ -100,9 +100,10 @@ async def open_dialogue(
     is used, so no `intents` sends everything to the knowledge base, no `writer` keeps replies
     extractive and no `recommender` turns product suggestions off."""
     executor = ThreadPoolExecutor(max_workers=settings.inference_workers, thread_name_prefix="inference")
-    # Generation holds a thread for seconds: its own single worker, so it queues behind other
-    # generations instead of blocking retrieval and intents.
-    generation = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generation")
+    # Generation holds a thread for seconds: its own workers, one per stream the generator decodes
+    # together (they mostly wait for tokens), so it never blocks retrieval and intents.
+    concurrent_generations = max(1, settings.generator_batch_size)
+    generation = ThreadPoolExecutor(max_workers=concurrent_generations, thread_name_prefix="generation")
     health: dict[str, Any] = {}
     pipeline, classifier, reply_writer, products = answerer, intents, writer, recommender
     loop = asyncio.get_running_loop()
@@ -125,6 +126,7 @@ async def open_dialogue(
     dialogue_writer = DialogueWriter(
         reply_writer, generation, languages=settings.generator_languages,
         phrase_answers=settings.phrase_answers, max_waiting=settings.generation_max_waiting,
+        concurrent=concurrent_generations,
         skips=skips, progress=generation_progress,
         under_load=lambda: batcher.backlog >= settings.shed_generation_backlog > 0,
     ) if reply_writer is not None else None

@@ -65,8 +65,9 @@ class Generation:
 class CausalLMGenerator:
     """Loads lazily (`warm_up`); `generate` for whole texts, `stream` for text pieces as they come.
 
-    Generation is serialised by a lock (one model, and on CPU one set of cores): a second caller waits.
-    A stream holds the lock until it is exhausted or closed.
+    With `max_batch` > 1, concurrent streams are decoded together by one engine thread (continuous
+    batching: a step for eight streams costs little more than for one on CPU). With 1, generation is
+    serialised by a lock: a second caller waits, and a stream holds the lock until it ends or is closed.
     """
 
     def __init__(
@@ -86,6 +87,7 @@ class CausalLMGenerator:
         merge_adapter: bool = False,
         dtype: str = "float32",
         seed: int | None = None,
+        max_batch: int = 1,
     ) -> None:
         self.model_name = model
         self.gguf_file = gguf_file
@@ -116,6 +118,9 @@ class CausalLMGenerator:
         self._stop_ids: set[int] = set()
         self._keep_logits = False
         self._prefix_cache: dict[tuple, object] = {}
+        # Concurrent streams decoded together (models/batched_generation.py); 1: one at a time.
+        self.max_batch = max_batch
+        self._batches = None  # the engine once built, False when this model's cache cannot be batched
         self._load_lock = threading.Lock()
         self._lock = threading.Lock()
 
@@ -275,8 +280,6 @@ class CausalLMGenerator:
                 cancel: threading.Event | None = None) -> Iterator[int]:
         """Token ids, one at a time: prefill (reusing the cached head), then one step per token, until
         `limit`, an end-of-turn token or `cancel`."""
-        import contextlib
-
         import torch
 
         temperature = self.temperature if temperature is None else temperature
@@ -284,16 +287,14 @@ class CausalLMGenerator:
         use_adapter = self.has_adapter if use_adapter is None else (use_adapter and self.has_adapter)
         if limit <= 0:
             return
+        if self.max_batch > 1 and self._batches is not False:
+            engine = self._engine()
+            if engine is not None:
+                yield from engine.submit(ids, head, limit, temperature, top_p, use_adapter, cancel)
+                return
         with self._lock:
-            if self.has_adapter and self.merge_adapter:
-                if use_adapter and not self._merged:
-                    self.model.merge_adapter()
-                self._merged = use_adapter  # peft unmerges on the first forward with the adapter disabled
-            adapter_off = self.model.disable_adapter() if self.has_adapter and not use_adapter else contextlib.nullcontext()
-            generator = None
-            if temperature > 0 and self.seed is not None:
-                generator = torch.Generator(device="cpu").manual_seed(self.seed)
-            with torch.inference_mode(), adapter_off:
+            generator = self._rng(temperature)
+            with torch.inference_mode(), self._adapter_state(use_adapter):
                 past, done = self._cached_head(ids, head, use_adapter)
                 logits, past = self._forward(ids[done:], past, keep_last=True)
                 generated: list[int] = []
@@ -306,6 +307,37 @@ class CausalLMGenerator:
                     if token in self._stop_ids:
                         return
                     logits, past = self._forward([token], past, keep_last=True)
+
+    def _engine(self):
+        """The continuous-batching engine, or None when this model's cache cannot be batched (decided
+        once, on a one-token prompt: sliding-window and recurrent caches decode one stream at a time)."""
+        from models.batched_generation import BatchedDecoding, batchable
+
+        with self._load_lock:
+            if self._batches is None:
+                import torch
+
+                with self._lock, torch.inference_mode():
+                    _, past = self._forward([self.tokenizer.pad_token_id or 0], None, keep_last=True)
+                self._batches = BatchedDecoding(self, self.max_batch) if batchable(past) else False
+                if self._batches is False:
+                    log.info("generator %s: its %s cannot be batched; one stream at a time", self.path, type(past).__name__)
+            return self._batches or None
+
+    def _adapter_state(self, use_adapter: bool):
+        """Context in which the model runs with its adapter on or off (call under the lock)."""
+        import contextlib
+
+        if self.has_adapter and self.merge_adapter:
+            if use_adapter and not self._merged:
+                self.model.merge_adapter()
+            self._merged = use_adapter  # peft unmerges on the first forward with the adapter disabled
+        return self.model.disable_adapter() if self.has_adapter and not use_adapter else contextlib.nullcontext()
+
+    def _rng(self, temperature: float):
+        import torch
+
+        return torch.Generator(device="cpu").manual_seed(self.seed) if temperature > 0 and self.seed is not None else None
 
     def _forward(self, ids: list[int], past, keep_last: bool):
         import torch
@@ -364,4 +396,5 @@ def generator_from_settings(settings, model: str | Path | None = None) -> Causal
         quantize=bool(getattr(settings, "generator_quantize", False)),
         merge_adapter=bool(getattr(settings, "generator_merge_adapter", True)),
         dtype=getattr(settings, "generator_dtype", "float32") or "float32",
+        max_batch=getattr(settings, "generator_batch_size", 1) or 1,
     )

@@ -108,3 +108,22 @@ def tiny_llama_dir(tmp_path_factory):
                          num_key_value_heads=1, max_position_embeddings=512, eos_token_id=eos, pad_token_id=eos, tie_word_embeddings=True)
     LlamaForCausalLM(config).save_pretrained(directory)
     return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_adapter(tiny_llama_dir, tmp_path_factory):
+    """A LoRA adapter on the tiny Llama whose weights are not zero, so it changes what is generated."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(1)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_llama_dir),
+                           LoraConfig(r=4, lora_alpha=16, target_modules=["q_proj", "v_proj", "up_proj", "down_proj"]))
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(0, 0.5)
+    directory = tmp_path_factory.mktemp("tiny-llama-lora")
+    model.save_pretrained(directory)
+    return directory

@@ -182,25 +182,6 @@ def test_settings_pick_model_adapter_and_options(tiny_gpt2_dir, tmp_path):
     assert generator_from_settings(settings).adapter == tmp_path / "lora"
 
 
-@pytest.fixture(scope="module")
-def tiny_llama_adapter(tiny_llama_dir, tmp_path_factory):
-    """A LoRA adapter on the tiny Llama whose weights are not zero, so it changes what is generated."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(1)
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_llama_dir),
-                           LoraConfig(r=4, lora_alpha=16, target_modules=["q_proj", "v_proj", "up_proj", "down_proj"]))
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "lora_B" in name:
-                parameter.normal_(0, 0.5)
-    directory = tmp_path_factory.mktemp("tiny-llama-lora")
-    model.save_pretrained(directory)
-    return directory
-
-
 def test_a_merged_adapter_generates_exactly_what_the_unmerged_one_does(tiny_llama_dir, tiny_llama_adapter):
     plain = CausalLMGenerator(tiny_llama_dir, adapter=tiny_llama_adapter, max_new_tokens=12)
     merged = CausalLMGenerator(tiny_llama_dir, adapter=tiny_llama_adapter, max_new_tokens=12, merge_adapter=True)
