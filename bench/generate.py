@@ -104,7 +104,7 @@ def measure_concurrent(generator: CausalLMGenerator, prompts: list, concurrent: 
         "concurrent_serial_tokens_per_second": round(sum(r.new_tokens for r in serial) / serial_seconds, 1),
         "concurrent_batched_tokens_per_second": round(tokens / batched_seconds, 1),
         "concurrent_speedup": round(serial_seconds / batched_seconds, 2),
-        "concurrent_same_text": f"{sum(a.text == b.text for a, b in zip(serial, batched))}/{len(batch)}",
+        "concurrent_same_text": f"{sum(a.text == b.text for a, b in zip(serial, batched, strict=True))}/{len(batch)}",
         "concurrent_p50_first_token_ms_batched": round(1000 * statistics.median(r.first_token_seconds for r in batched), 1),
         "concurrent_p50_first_token_ms_serial": round(1000 * statistics.median(r.first_token_seconds for r in serial), 1),
     }

@@ -158,8 +158,6 @@ class BatchedDecoding:
 
     def _admit(self, request: _Request) -> None:
         """Prefill one request on its own and join its cache to the batch."""
-        import torch
-
         generator = self.generator
         if self._batch_uses_adapter is None:
             self._adapter = contextlib.ExitStack()
@@ -197,7 +195,7 @@ class BatchedDecoding:
             return
         width = max(self._mask.shape[1], mask.shape[1])
         self._mask = torch.cat([_left_pad(self._mask, width, dim=1), _left_pad(mask, width, dim=1)])
-        for ours, theirs in zip(self._cache.layers, past.layers):
+        for ours, theirs in zip(self._cache.layers, past.layers, strict=True):
             ours.keys = torch.cat([_left_pad(ours.keys, width, dim=2), _left_pad(theirs.keys, width, dim=2)])
             ours.values = torch.cat([_left_pad(ours.values, width, dim=2), _left_pad(theirs.values, width, dim=2)])
         self._rows.append(request)
