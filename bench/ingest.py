@@ -1,6 +1,6 @@
 """Ingestion throughput: a fresh index of the sample store (and optionally SQuAD paragraphs).
 
-    python bench/ingest.py [--squad FILE] [--runtime onnx torch]
+    python bench/ingest.py [--squad FILE] [--runtime onnx-int8 onnx torch]
 
 Last line: JSON {"documents", "passages", "seconds", "passages_per_second", ...}.
 """
@@ -25,8 +25,8 @@ from models.embedder import SentenceTransformerEmbedder  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--squad", type=Path, help="also ingest the paragraphs of a SQuAD-format file")
-    parser.add_argument("--runtime", nargs="+", choices=("onnx", "torch"), default=["onnx"],
-                        help="embedder runtimes to measure, one after the other (default: onnx, the configured one)")
+    parser.add_argument("--runtime", nargs="+", choices=("onnx-int8", "onnx", "torch"), default=["onnx-int8"],
+                        help="embedder runtimes to measure, one after the other (default: onnx-int8, the configured one)")
     args = parser.parse_args()
     results = {runtime: measure(args, runtime) for runtime in args.runtime}
     out = dict(results[args.runtime[0]])

@@ -34,6 +34,7 @@ from core.types import Reply
 if TYPE_CHECKING:
     from answering.grounding import GroundingStats
     from answering.phrasing import ReplyWriter
+    from knowledge_base.indexes import KnowledgeBase
     from knowledge_base.recommend import ProductRecommender
     from knowledge_base.retriever import HybridRetriever
     from models.embedder import Embedder
@@ -228,13 +229,12 @@ def generator_health(settings: Settings, writer: "ReplyWriter | None") -> dict[s
 def build_answerer(settings: Settings) -> tuple[Answerer, dict[str, Any]]:
     """Load the index and the embedder; errors name the missing path instead of failing on a question."""
     from answering.extractive import ExtractiveAnswerer
-    from knowledge_base.indexes import KnowledgeBase
     from knowledge_base.retriever import HybridRetriever
     from models.embedder import embedder_from_settings
 
     embedder = embedder_from_settings(settings)
     embedder.warm_up()
-    kb = KnowledgeBase.load(settings.index_dir, expected_dimension=embedder.dimension)
+    kb = load_index(settings.index_dir, embedder)
     retriever = HybridRetriever(
         kb, embedder, top_k=settings.retrieval_top_k, dense_weight=settings.dense_weight, candidates=settings.retrieval_candidates
     )
@@ -278,6 +278,22 @@ def build_answerer(settings: Settings) -> tuple[Answerer, dict[str, Any]]:
     }
     log.info("knowledge base ready: %s", info)
     return answerer, info
+
+
+def load_index(index_dir: Path, embedder: "Embedder") -> "KnowledgeBase":
+    """The knowledge base, its passages embedded by `embedder`: an index another embedder (or the
+    same model at another precision) embedded is embedded again from its stored text first, since
+    its vectors and the questions' would not be comparable."""
+    from knowledge_base.indexes import KnowledgeBase
+    from knowledge_base.ingest import Ingestor
+
+    kb = KnowledgeBase.load(index_dir, expected_dimension=embedder.dimension)
+    if kb.embedder_name and kb.embedder_name != embedder.model_name:
+        log.warning("the index at %s was embedded by %s; the configured embedder is %s: embedding its %d passages again",
+                    index_dir, kb.embedder_name, embedder.model_name, len(kb))
+        Ingestor(index_dir, embedder, progress=False).ingest_documents([])
+        kb = KnowledgeBase.load(index_dir, expected_dimension=embedder.dimension)
+    return kb
 
 
 def run_ingest(settings: Settings, paths: list[Path], progress: bool = True):

@@ -56,7 +56,8 @@ class SentenceTransformerEmbedder:
         self._model = None
         self._lock = threading.Lock()
         self.dimension = 0
-        # "onnx": ONNX Runtime on CPU (about 2x PyTorch's speed, same vectors); "torch" or any model
+        # "onnx": ONNX Runtime on CPU (about 2x PyTorch's speed, same vectors); "onnx-int8": its int8
+        # weights (about 1.8x faster again, vectors at cosine 0.99 to PyTorch's); "torch" or any model
         # ONNX cannot serve (another pooling, a GPU) runs on sentence-transformers. `runtime` then
         # says which one runs, and `runtime_note` why it is not the one asked for.
         self.runtime = runtime
@@ -68,8 +69,10 @@ class SentenceTransformerEmbedder:
 
     @property
     def model_name(self) -> str:
-        # Recorded in the index: a different embedder means every passage must be embedded again.
-        return str(self._configured_path) if self._configured_path else "all-MiniLM-L6-v2"
+        # Recorded in the index: a different embedder means every passage must be embedded again
+        # (int8 weights give other vectors than float ones).
+        name = str(self._configured_path) if self._configured_path else "all-MiniLM-L6-v2"
+        return f"{name} (int8)" if self.runtime == "onnx-int8" else name
 
     def warm_up(self) -> None:
         with self._lock:
@@ -78,7 +81,7 @@ class SentenceTransformerEmbedder:
             path = self.model_path or default_embedder_path()
             if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
                 raise ModelLoadError(f"embedder model not found at {path} (no config.json or modules.json)", path=str(path))
-            if self.runtime == "onnx" and self._warm_up_onnx(path):
+            if self.runtime in ("onnx", "onnx-int8") and self._warm_up_onnx(path):
                 return
             try:
                 import torch
@@ -117,7 +120,8 @@ class SentenceTransformerEmbedder:
             try:
                 from transformers import AutoTokenizer
 
-                session = onnx_runtime.OnnxSession(onnx_runtime.export(path, "encoder"), self.threads)
+                graph = onnx_runtime.export(path, "encoder", int8=self.runtime == "onnx-int8")
+                session = onnx_runtime.OnnxSession(graph, self.threads)
                 tokenizer = AutoTokenizer.from_pretrained(path)
                 config = json.loads((path / "sentence_bert_config.json").read_text()) if (path / "sentence_bert_config.json").is_file() else {}
             except (ModelLoadError, OSError, ValueError) as exc:
@@ -128,7 +132,6 @@ class SentenceTransformerEmbedder:
                 self.dimension = int(pooling.get("word_embedding_dimension") or 0)
                 self.model_path = path
                 self._model = session
-                self.runtime = "onnx"
                 return True
         self.runtime_note = f"ONNX Runtime not used for {path}: {why}"
         log.warning("%s; embedding with PyTorch", self.runtime_note)

@@ -76,3 +76,24 @@ def test_an_unwritable_cache_falls_back_to_pytorch(tiny_checkpoint, tmp_path, mo
     reader = ExtractiveReader(tiny_checkpoint, runtime="onnx", max_seq_length=96, max_question_tokens=16)
     reader.warm_up()
     assert reader.runtime == "torch" and "cannot write the ONNX cache" in reader.runtime_note
+
+
+def test_an_int8_graph_is_made_from_the_float_one_checked_and_cached_apart(tiny_checkpoint, onnx_cache):
+    import numpy as np
+
+    exact = onnx_runtime.export(tiny_checkpoint, "question-answering")
+    int8 = onnx_runtime.export(tiny_checkpoint, "question-answering", int8=True)
+    assert int8 != exact and int8.name.endswith("-int8.onnx")
+    assert onnx_runtime.export(tiny_checkpoint, "question-answering", int8=True) == int8
+    feed = {"input_ids": np.array([[2, 7, 9, 3, 11, 12, 3]]), "attention_mask": np.ones((1, 7), dtype=np.int64)}
+    a, b = onnx_runtime.OnnxSession(exact).run(feed)[0], onnx_runtime.OnnxSession(int8).run(feed)[0]
+    assert onnx_runtime._cosine(a[0], b[0]) > onnx_runtime.INT8_MIN_COSINE
+
+
+def test_an_int8_graph_too_far_from_pytorch_is_refused(tiny_checkpoint, onnx_cache, monkeypatch):
+    from core.errors import ModelLoadError
+
+    monkeypatch.setattr(onnx_runtime, "INT8_MIN_COSINE", 1.01)  # no quantised graph is this close
+    with pytest.raises(ModelLoadError, match="int8 ONNX graph .* too far from PyTorch"):
+        onnx_runtime.export(tiny_checkpoint, "question-answering", int8=True)
+    assert not onnx_runtime.exported_path(tiny_checkpoint, "question-answering", int8=True).exists()
