@@ -162,7 +162,7 @@ def main() -> None:
     from models.embedder import default_embedder_path
     from models.reader import DEFAULT_READER
 
-    settings = Settings()
+    settings = Settings.load()
     documents, questions = load_work(args.squad, args.questions)
     texts = [q.question for q in questions]
     print(f"{len(documents)} paragraphs, {len(questions)} questions", file=sys.stderr)
@@ -207,7 +207,7 @@ def main() -> None:
 
     result = {
         "paragraphs": len(documents), "questions": len(texts), "threads": args.threads,
-        "runtime": ("onnx" if getattr(ours.reader, "runtime", "torch") == "onnx" else "torch"),
+        "runtime": getattr(ours.reader, "runtime", "torch"), "embedder_runtime": getattr(ours.embedder, "runtime", "torch"),
         "haystack": side("haystack", haystack_seconds, haystack_ingest, answers["haystack"]),
         "ours": side("ours", ours_seconds, ours_ingest, answers["ours"]),
     }

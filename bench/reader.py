@@ -59,7 +59,7 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    settings = Settings()
+    settings = Settings.load()
     embedder = SentenceTransformerEmbedder()
     embedder.warm_up()
     with tempfile.TemporaryDirectory() as tmp:

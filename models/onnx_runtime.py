@@ -13,7 +13,9 @@ not reproduce the checkpoint's outputs is an error, never a silent change of ans
 
 `int8=True` gives a copy with int8 weights (dynamic quantisation, one scale per output channel: per
 tensor loses about 2 points of recall), made from the float graph; about 1.8x faster on these CPUs.
-It cannot match PyTorch to 1e-3, so its check is the cosine of every output vector to PyTorch's.
+It cannot match PyTorch to 1e-3, so its check is the cosine of every output vector to PyTorch's
+(an encoder's), or the same answer tokens picked on the sample (a reader's). A BERT checkpoint is
+quantised from ONNX Runtime's fused graph (`_fused_graph`): faster, and the reader's F1 holds.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ TOLERANCE = 1e-3
 # Smallest cosine between an int8 graph's outputs and PyTorch's, per row of the check sample (an
 # encoder's mean-pooled vector, a row of logits); MiniLM's pooled vectors: 0.99 and up.
 INT8_MIN_COSINE = 0.98
+# A reader's int8 graph: largest logit gap between its best passage token and PyTorch's pick.
+INT8_MAX_LOGIT_GAP = 0.5
 _export_lock = threading.Lock()
 
 
@@ -88,7 +92,7 @@ def _weights_digest(model_dir: Path) -> str:
 
 
 def exported_path(model_dir: Path, kind: Kind, int8: bool = False) -> Path:
-    return onnx_cache_dir() / f"{model_dir.name}-{kind}-{_weights_digest(model_dir)}{'-int8' if int8 else ''}.onnx"
+    return onnx_cache_dir() / f"{model_dir.name}-{kind}-{_weights_digest(model_dir)}{'-int8-fused' if int8 else ''}.onnx"
 
 
 def export(model_dir: str | Path, kind: Kind, int8: bool = False) -> Path:
@@ -199,10 +203,52 @@ def _quantize(model_dir: Path, kind: Kind, float_graph: Path, out: Path) -> None
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoTokenizer
 
+    source = _fused_graph(model_dir, kind, out) or float_graph
     # The exporter's graph leaves some MatMul outputs untyped for the quantiser's shape inference.
-    quantize_dynamic(str(float_graph), str(out), weight_type=QuantType.QInt8, per_channel=True,
+    quantize_dynamic(str(source), str(out), weight_type=QuantType.QInt8, per_channel=True,
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     _check(model_dir, kind, _graph(model_dir, kind), AutoTokenizer.from_pretrained(model_dir), out, int8=True)
+
+
+def _fused_graph(model_dir: Path, kind: Kind, out: Path) -> Path | None:
+    """A BERT checkpoint's graph with ONNX Runtime's fused operators (one Attention per layer,
+    SkipLayerNormalization, BiasGelu), or None. The fusions match the TorchScript exporter's graph,
+    not the dynamo one's; quantised, the fused graph reads ~1.3x faster than the unfused one and
+    keeps the reader's F1 (README, "Faster models on CPU"). Any failure falls back to the unfused graph."""
+    import warnings
+
+    import torch
+    from transformers import AutoConfig, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(model_dir)
+    if config.model_type != "bert":
+        return None
+    legacy, fused = out.with_name(out.name + ".torchscript"), out.with_name(out.name + ".fused")
+    try:
+        from onnxruntime.transformers import optimizer
+
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        sample = tokenizer(["How long do I have to return an item?"], ["You have 30 days from delivery."], return_tensors="pt")
+        args = tuple(sample.get(name, torch.zeros_like(sample["input_ids"])) for name in INPUTS)
+        outputs = {"question-answering": ["start_logits", "end_logits"], "sequence-classification": ["logits"]}.get(kind, ["last_hidden_state"])
+        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(_graph(model_dir, kind), args, str(legacy), input_names=list(INPUTS), output_names=outputs,
+                              opset_version=17, dynamo=False, dynamic_axes={name: {0: "batch", 1: "sequence"} for name in INPUTS})
+        model = optimizer.optimize_model(str(legacy), model_type="bert", num_heads=config.num_attention_heads,
+                                         hidden_size=config.hidden_size)
+        fusions = model.get_fused_operator_statistics()
+        if fusions.get("Attention", 0) != config.num_hidden_layers:
+            log.info("ONNX Runtime fused %s of %s attention layers of %s; quantising the unfused graph",
+                     fusions.get("Attention", 0), config.num_hidden_layers, model_dir)
+            return None
+        model.save_model_to_file(str(fused))
+        return fused
+    except Exception as exc:  # an exporter or optimiser that cannot handle this checkpoint
+        log.info("no fused ONNX graph for %s (%s: %s); quantising the unfused graph", model_dir, type(exc).__name__, exc)
+        return None
+    finally:
+        legacy.unlink(missing_ok=True)
 
 
 def _check(model_dir: Path, kind: Kind, graph, tokenizer, out: Path, int8: bool = False) -> None:
@@ -221,6 +267,18 @@ def _check(model_dir: Path, kind: Kind, graph, tokenizer, out: Path, int8: bool 
     mask = feed["attention_mask"].numpy().astype(bool)
     for want, have in zip(expected, got, strict=True):
         want = want.numpy()
+        if int8 and kind == "question-answering":
+            # What a reader's logits decide is where the answer starts and ends in the passage (the
+            # question's and padding's logits are never read): the token PyTorch picks must score,
+            # in the int8 graph, within INT8_MAX_LOGIT_GAP of its best (near-ties may swap).
+            passage = np.array([[s == 1 for s in check.sequence_ids(i)] for i in range(len(mask))], dtype=bool)
+            for i in range(len(mask)):
+                picked = int(np.argmax(np.where(passage[i], want[i], -np.inf)))
+                gap = float(np.max(np.where(passage[i], have[i], -np.inf)) - have[i][picked])
+                if not gap <= INT8_MAX_LOGIT_GAP:
+                    raise ModelLoadError(f"the int8 ONNX graph of {model_dir} scores PyTorch's answer token {gap:.2f} below its own",
+                                         path=str(model_dir))
+            continue
         if int8:
             cosine = min(_cosine(_row(want, mask, i), _row(have, mask, i)) for i in range(len(mask)))
             if not cosine >= INT8_MIN_COSINE:

@@ -83,17 +83,36 @@ def test_an_int8_graph_is_made_from_the_float_one_checked_and_cached_apart(tiny_
 
     exact = onnx_runtime.export(tiny_checkpoint, "question-answering")
     int8 = onnx_runtime.export(tiny_checkpoint, "question-answering", int8=True)
-    assert int8 != exact and int8.name.endswith("-int8.onnx")
+    assert int8 != exact and int8.name.endswith("-int8-fused.onnx")
     assert onnx_runtime.export(tiny_checkpoint, "question-answering", int8=True) == int8
     feed = {"input_ids": np.array([[2, 7, 9, 3, 11, 12, 3]]), "attention_mask": np.ones((1, 7), dtype=np.int64)}
     a, b = onnx_runtime.OnnxSession(exact).run(feed)[0], onnx_runtime.OnnxSession(int8).run(feed)[0]
     assert onnx_runtime._cosine(a[0], b[0]) > onnx_runtime.INT8_MIN_COSINE
 
 
-def test_an_int8_graph_too_far_from_pytorch_is_refused(tiny_checkpoint, onnx_cache, monkeypatch):
+def test_a_bert_checkpoint_is_quantised_from_onnx_runtimes_fused_graph(tiny_checkpoint, onnx_cache):
+    import onnx
+
+    int8 = onnx.load(str(onnx_runtime.export(tiny_checkpoint, "question-answering", int8=True)))
+    operators = {node.op_type for node in int8.graph.node}
+    # One fused, quantised attention per layer instead of the exporter's dozen small operators.
+    assert "QAttention" in operators and "SkipLayerNormalization" in operators
+    assert not any(p.name.endswith((".torchscript", ".fused")) for p in onnx_cache.iterdir())
+
+
+def test_an_int8_encoder_too_far_from_pytorch_is_refused(tiny_checkpoint, onnx_cache, monkeypatch):
     from core.errors import ModelLoadError
 
     monkeypatch.setattr(onnx_runtime, "INT8_MIN_COSINE", 1.01)  # no quantised graph is this close
     with pytest.raises(ModelLoadError, match="int8 ONNX graph .* too far from PyTorch"):
+        onnx_runtime.export(tiny_checkpoint, "encoder", int8=True)
+    assert not onnx_runtime.exported_path(tiny_checkpoint, "encoder", int8=True).exists()
+
+
+def test_an_int8_reader_that_moves_the_answer_is_refused(tiny_checkpoint, onnx_cache, monkeypatch):
+    from core.errors import ModelLoadError
+
+    monkeypatch.setattr(onnx_runtime, "INT8_MAX_LOGIT_GAP", -1.0)  # even an exact pick fails this
+    with pytest.raises(ModelLoadError, match="scores PyTorch's answer token"):
         onnx_runtime.export(tiny_checkpoint, "question-answering", int8=True)
     assert not onnx_runtime.exported_path(tiny_checkpoint, "question-answering", int8=True).exists()

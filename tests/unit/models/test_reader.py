@@ -113,3 +113,18 @@ def test_missing_or_corrupt_checkpoints_name_the_path(tmp_path, tiny_checkpoint)
     (broken / "model.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(ModelLoadError, match="could not be loaded"):
         ExtractiveReader(broken).warm_up()
+
+
+def test_windows_read_in_length_buckets_score_as_when_read_alone(tiny_checkpoint, monkeypatch):
+    import models.reader as reader_module
+
+    items = [("refunds?", ["refunds take five business days.", " ".join(["we ship canada."] * 30)]),
+             ("ship where?", ["we ship canada.", "refunds take five business days and we ship canada."])]
+    reader = ExtractiveReader(tiny_checkpoint, max_seq_length=96, max_question_tokens=16)
+    monkeypatch.setattr(reader_module, "READER_BATCH_TOKENS", 100_000)  # every window in one padded batch
+    together = reader.run_many(items)
+    monkeypatch.setattr(reader_module, "READER_BATCH_TOKENS", 1)  # every window alone, unpadded
+    alone = reader.run_many(items)
+    for a, b in zip(together, alone):
+        assert [x.text for x in a.answers] == [x.text for x in b.answers]
+        assert [x.score for x in a.answers] == pytest.approx([x.score for x in b.answers], abs=1e-4)
