@@ -106,3 +106,9 @@ def test_invalid_toml(tmp_path):
 def test_replace_coerces_and_skips_none():
     s = Settings().replace(port="1234", host=None)
     assert s.port == 1234 and s.host == "127.0.0.1"
+
+
+def test_a_misspelt_runtime_is_refused_by_name():
+    with pytest.raises(ConfigurationError, match="reader_runtime.*onnx-int8, onnx, torch"):
+        Settings.load(environ={"BOT_READER_RUNTIME": "onnx_int8"})
+    assert Settings.load(environ={"BOT_EMBEDDER_RUNTIME": "onnx"}).embedder_runtime == "onnx"
