@@ -40,7 +40,7 @@ def main() -> None:
     ours = OurSide(settings)
     ours.ingest(documents)
     retrieved = ours.retriever.retrieve_many(texts, top_k=3)
-    items = [(q, [sp.passage.text for sp in r]) for q, r in zip(texts, retrieved)]
+    items = [(q, [sp.passage.text for sp in r]) for q, r in zip(texts, retrieved, strict=True)]
     result = {"questions": len(texts), "embedder_runtime": getattr(ours.embedder, "runtime", "torch")}
     for runtime in args.runtimes:
         from models.reader import reader_from_settings
