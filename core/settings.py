@@ -67,7 +67,7 @@ class Settings:
     # SQuAD (README), more than the 1 point we accept, so it is off by default.
     reader_quantize: bool = False
     # "onnx" (ONNX Runtime on CPU, exported once per checkpoint), "onnx-int8" (its fused graph with
-    # int8 weights: 1.8x faster, but 1.1 F1 lower on the 2,107 held-out questions, README) or "torch".
+    # int8 weights: 1.8x faster, but 1.1-1.8 F1 lower on the 2,107 held-out questions, README) or "torch".
     reader_runtime: str = "onnx"
     # The answer ladder, on the answer's confidence (calibrated on held-out SQuAD, see README):
     # at or above reader_answer_threshold the bot answers; from reader_clarify_threshold it offers the
