@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import core  # noqa: F401  (the offline environment)
-from core.settings import SAMPLE_STORE  # noqa: E402
+from core.settings import RUNTIMES, SAMPLE_STORE  # noqa: E402
 from knowledge_base.ingest import Ingestor  # noqa: E402
 from models.embedder import SentenceTransformerEmbedder  # noqa: E402
 
@@ -25,7 +25,7 @@ from models.embedder import SentenceTransformerEmbedder  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--squad", type=Path, help="also ingest the paragraphs of a SQuAD-format file")
-    parser.add_argument("--runtime", nargs="+", choices=("onnx-int8", "onnx", "torch"), default=["onnx-int8"],
+    parser.add_argument("--runtime", nargs="+", choices=RUNTIMES, default=["onnx-int8"],
                         help="embedder runtimes to measure, one after the other (default: onnx-int8, the configured one)")
     args = parser.parse_args()
     results = {runtime: measure(args, runtime) for runtime in args.runtime}

@@ -22,13 +22,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from compare_haystack import DEFAULT_SQUAD, OurSide, load_work, scores  # noqa: E402
-from core.settings import Settings  # noqa: E402
+from core.settings import RUNTIMES, Settings  # noqa: E402
+from models.reader import reader_from_settings  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--squad", type=Path, default=DEFAULT_SQUAD)
-    parser.add_argument("--runtimes", nargs="+", choices=("onnx", "onnx-int8", "torch"), default=["onnx", "onnx-int8"])
+    parser.add_argument("--runtimes", nargs="+", choices=RUNTIMES, default=["onnx", "onnx-int8"])
     parser.add_argument("--questions", type=int, default=100_000, help="at most this many (an evenly spaced sample)")
     parser.add_argument("--batch", type=int, default=16)
     args = parser.parse_args()
@@ -43,8 +44,6 @@ def main() -> None:
     items = [(q, [sp.passage.text for sp in r]) for q, r in zip(texts, retrieved, strict=True)]
     result = {"questions": len(texts), "embedder_runtime": getattr(ours.embedder, "runtime", "torch")}
     for runtime in args.runtimes:
-        from models.reader import reader_from_settings
-
         reader = reader_from_settings(settings.replace(reader_runtime=runtime))
         reader.warm_up()
         reader.run_many(items[:4], top_k=1)

@@ -266,7 +266,8 @@ class Settings:
 
 
 _FIELD_TYPES = {f.name: str(f.type) for f in fields(Settings)}
-_CHOICES = {"embedder_runtime": ("onnx-int8", "onnx", "torch"), "reader_runtime": ("onnx-int8", "onnx", "torch")}
+RUNTIMES = ("onnx-int8", "onnx", "torch")
+_CHOICES = {"embedder_runtime": RUNTIMES, "reader_runtime": RUNTIMES}
 
 
 def _reject_unknown(settings: Settings, raw: Mapping[str, Any], source: str) -> None:
