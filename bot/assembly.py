@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import ctypes
-import ctypes.util
-import gc
 import logging
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +24,7 @@ from bot.dialogue import DialoguePolicy, DialogueService, Understanding
 from core.batching import MicroBatcher
 from core.budget import Progress, SkipCounters
 from core.limits import RateLimiter
+from core.memory import release_freed_memory
 from core.ports import ConversationStore
 from core.settings import Settings
 from core.types import Reply
@@ -175,14 +173,25 @@ async def open_dialogue(
 
 def build_pipeline(settings: Settings) -> tuple[Answerer, "IntentClassifier", dict[str, Any]]:
     """The answerer and the intent classifier, sharing one embedder."""
-    from models.intents import IntentClassifier
-
     answerer, info = build_answerer(settings)
-    classifier = IntentClassifier(answerer.embedder, settings.intent_model or None)
-    classifier.warm_up()  # a missing or corrupt model fails here, naming its path, not on a customer's message
-    classifier.run(["warm-up"])
+    classifier = build_intents(settings, answerer)
     info["intents"] = len(classifier.model.classes)
     return answerer, classifier, info
+
+
+def build_intents(settings: Settings, answerer: Answerer) -> "IntentClassifier":
+    """The intent model, over the dense view it was trained with: the answerer's MiniLM, and
+    multilingual-e5-small for Chinese messages (models/multilingual_embedder.py)."""
+    from knowledge_base.text import detect_language
+    from models.intents import IntentClassifier
+    from models.multilingual_embedder import intent_embedder
+
+    classifier = IntentClassifier(answerer.embedder, settings.intent_model or None)
+    classifier.warm_up()  # a missing or corrupt model fails here, naming its path, not on a customer's message
+    classifier.embedder = intent_embedder(answerer.embedder, classifier.model.meta.get("embedder", ""), detect_language)
+    classifier.embedder.warm_up()
+    classifier.run(["warm-up", "你好"])
+    return classifier
 
 
 def build_recommender(answerer: Answerer) -> "ProductRecommender | None":
@@ -231,34 +240,20 @@ def build_answerer(settings: Settings) -> tuple[Answerer, dict[str, Any]]:
     from answering.extractive import ExtractiveAnswerer
     from knowledge_base.retriever import HybridRetriever
     from models.embedder import embedder_from_settings
+    from models.multilingual_embedder import passage_embedder_from_settings
 
     embedder = embedder_from_settings(settings)
-    embedder.warm_up()
-    kb = load_index(settings.index_dir, embedder)
-    retriever = HybridRetriever(
-        kb, embedder, top_k=settings.retrieval_top_k, dense_weight=settings.dense_weight, candidates=settings.retrieval_candidates
-    )
+    passage_embedder = passage_embedder_from_settings(settings, embedder)
+    passage_embedder.warm_up()
+    kb = load_index(settings.index_dir, passage_embedder)
+    retriever = HybridRetriever(kb, passage_embedder, top_k=settings.retrieval_top_k, dense_weight=settings.dense_weight,
+                                candidates=settings.retrieval_candidates, space_dense_weights={"zh": settings.chinese_dense_weight})
     answerer: Answerer = ExtractiveAnswerer(
         retriever, embedder, min_confidence=settings.min_confidence, max_sentences=settings.max_answer_sentences, top_k=settings.retrieval_top_k
     )
     # Every passage's sentences embedded before the first customer (cached next to the index).
     answerer.warm_up_sentences(settings.index_dir / f"sentence-vectors-{kb.generation}.npz")
-    reader_info: dict[str, Any] = {"enabled": False}
-    if settings.reader_enabled:
-        from answering.reading import LadderThresholds, ReadingAnswerer
-        from models.reader import reader_from_settings
-
-        reader = reader_from_settings(settings)
-        reader.warm_up()  # a missing or corrupt checkpoint fails start-up here, naming its path
-        reading = ReadingAnswerer(
-            retriever, reader, answerer,
-            thresholds=LadderThresholds(settings.reader_answer_threshold, settings.reader_clarify_threshold),
-            passages=settings.reader_passages,
-            languages=settings.reader_languages,
-        )
-        answerer = reading
-        reader_info = {"enabled": True, "model": str(reader.model_dir), "int8": reader.quantize and reader.device == "cpu",
-                       "languages": list(reading.languages)}
+    answerer, reader_info = with_readers(settings, retriever, answerer)
     answerer, calibration = calibrated(settings, answerer)
     reader_info["answerability"] = calibration
     from answering.products import ProductFacts, ProductFactsFirst
@@ -271,13 +266,34 @@ def build_answerer(settings: Settings) -> tuple[Answerer, dict[str, Any]]:
     info = {
         "passages": len(kb),
         "index_generation": kb.generation,
-        "embedder": embedder.model_name,
+        "embedder": passage_embedder.model_name,
         "faiss_gpu": kb.dense.on_gpu,
         "reader": reader_info,
         "catalog_products": len(facts),
     }
     log.info("knowledge base ready: %s", info)
     return answerer, info
+
+
+def with_readers(settings: Settings, retriever, quoting: Answerer) -> tuple[Answerer, dict[str, Any]]:
+    """The reader ladder over `quoting`: the English reader when reader_enabled, the Chinese one unless "off"."""
+    from answering.reading import LadderThresholds, ReadingAnswerer
+    from models.reader import chinese_reader_from_settings, reader_from_settings
+
+    reader = reader_from_settings(settings) if settings.reader_enabled else None
+    chinese = chinese_reader_from_settings(settings)
+    if reader is None and chinese is None:
+        return quoting, {"enabled": False}
+    zh = LadderThresholds(settings.chinese_reader_answer_threshold, settings.chinese_reader_clarify_threshold)
+    reading = ReadingAnswerer(retriever, reader, quoting, LadderThresholds(settings.reader_answer_threshold, settings.reader_clarify_threshold),
+                              settings.reader_passages, settings.reader_languages, readers={"zh": (chinese, zh)} if chinese else None,
+                              language_passages={"zh": settings.chinese_reader_passages})
+    reading.warm_up()  # a missing or corrupt checkpoint fails start-up here, naming its path
+    info: dict[str, Any] = {"enabled": reader is not None, "languages": list(reading.languages),
+                            "models": {lang: str(r.model_dir) for lang, (r, _) in reading.by_language.items()}}
+    if reader is not None:
+        info.update(model=str(reader.model_dir), int8=reader.quantize and reader.device == "cpu")
+    return reading, info
 
 
 def load_index(index_dir: Path, embedder: "Embedder") -> "KnowledgeBase":
@@ -299,8 +315,10 @@ def load_index(index_dir: Path, embedder: "Embedder") -> "KnowledgeBase":
 def run_ingest(settings: Settings, paths: list[Path], progress: bool = True):
     from knowledge_base.ingest import Ingestor
     from models.embedder import embedder_from_settings
+    from models.multilingual_embedder import passage_embedder_from_settings
 
-    return Ingestor(settings.index_dir, embedder_from_settings(settings), progress=progress).ingest_paths(paths)
+    embedder = passage_embedder_from_settings(settings, embedder_from_settings(settings))
+    return Ingestor(settings.index_dir, embedder, progress=progress).ingest_paths(paths)
 
 
 def ensure_index(settings: Settings) -> None:
@@ -330,8 +348,9 @@ def calibrated(settings: Settings, answerer: Answerer) -> tuple[Answerer, dict[s
     model = AnswerabilityModel.load(directory)
     if settings.answerability_threshold > 0:
         model = dataclasses.replace(model, threshold=settings.answerability_threshold)
-    reading = answerer if isinstance(answerer, ReadingAnswerer) else None
-    quoting = reading.quoting if reading is not None else answerer
+    # The answerability model was fitted on English; the Chinese reader is not one of its inputs.
+    quoting = answerer.quoting if isinstance(answerer, ReadingAnswerer) else answerer
+    reading = answerer if isinstance(answerer, ReadingAnswerer) and "en" in answerer.by_language else None
     if not model.meta.get("reader"):
         reading = None  # fitted without the reader's evidence: reading would only cost time and skew it
     elif reading is None:
@@ -347,21 +366,9 @@ def calibrated(settings: Settings, answerer: Answerer) -> tuple[Answerer, dict[s
 
         reranker = CrossEncoderReranker(settings.reranker_model or DEFAULT_RERANKER)
         reranker.warm_up()
-    languages = reading.languages if reading is not None else settings.reader_languages
+    languages = tuple(lang for lang in (reading.languages if reading is not None else settings.reader_languages) if lang != "zh")
     return CalibratedAnswerer(quoting, reading, model, languages, reranker=reranker), {
         "enabled": True, "threshold": model.threshold, "reader": reading is not None, "reranker": reranker is not None}
-
-
-def release_freed_memory() -> None:
-    """Hand the heap pages freed while models loaded back to the system. Loading dequantises the
-    GGUF generator and copies every checkpoint through temporary buffers; glibc keeps those pages
-    (hundreds of MB of RSS) unless asked. A no-op where the C library has no malloc_trim."""
-    gc.collect()
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 # ---------------------------------------------------------------- the Rasa action server

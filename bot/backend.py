@@ -55,12 +55,15 @@ class Order:
 
 @dataclass(frozen=True, slots=True)
 class ActionOutcome:
-    """What an action did. `policy_question` is what to look up in the knowledge base to cite the rule."""
+    """What an action did. `policy_question` is what to look up in the knowledge base to cite the rule;
+    `reason` names the outcome (cancelled, already_shipped, outside_window...: bot.phrases.OUTCOMES_ZH),
+    so that it can be told in the customer's language; without one, `message` is told as it is."""
 
     done: bool
     order: Order
     message: str
     policy_question: str = ""
+    reason: str = ""
 
 
 class StoreBackend(Protocol):
@@ -151,7 +154,7 @@ class SQLiteStoreBackend(SQLiteWorker):
         for i in data.get("identities", []):
             db.execute("INSERT OR REPLACE INTO identities VALUES (?, ?, ?)", (i["channel"], i["sender"], i["email"].lower()))
         for o in data.get("orders", []):
-            def days(key: str, sign: int) -> str | None:
+            def days(key: str, sign: int, o: dict = o) -> str | None:
                 return (today + timedelta(days=sign * o[key])).isoformat() if key in o else None
 
             db.execute(
@@ -201,13 +204,13 @@ class SQLiteStoreBackend(SQLiteWorker):
         order = self._require(order_number)
         question = "Can I cancel my order after it has shipped?"
         if order.status == "cancelled":
-            return ActionOutcome(False, order, f"Order {order_number} is already cancelled.", "")
+            return ActionOutcome(False, order, f"Order {order_number} is already cancelled.", "", "already_cancelled")
         if order.status != "processing":
             return ActionOutcome(
                 False, order,
                 f"Order {order_number} has already {'been delivered' if order.status == 'delivered' else 'shipped'}, "
                 "so it can no longer be cancelled. You can return it once it arrives.",
-                question,
+                question, "already_delivered" if order.status == "delivered" else "already_shipped",
             )
         with self.transaction() as db:
             db.execute("UPDATE orders SET status = 'cancelled' WHERE order_number = ?", (order_number,))
@@ -215,7 +218,7 @@ class SQLiteStoreBackend(SQLiteWorker):
         return ActionOutcome(
             True, self._require(order_number),
             f"Done: order {order_number} is cancelled. Your payment of ${order.total:.2f} will be released to your original payment method.",
-            "How long does a refund take to appear after a cancellation?",
+            "How long does a refund take to appear after a cancellation?", "cancelled",
         )
 
     def _refund(self, order_number: str, reason: str) -> ActionOutcome:
@@ -223,15 +226,17 @@ class SQLiteStoreBackend(SQLiteWorker):
         window = "How many days do I have to return an item?"
         if order.refund_status:
             state = "is already refunded" if order.refund_status == "refunded" else "already has a return in progress"
-            return ActionOutcome(False, order, f"Order {order_number} {state}.", "How long do refunds take?")
+            return ActionOutcome(False, order, f"Order {order_number} {state}.", "How long do refunds take?",
+                                 "already_refunded" if order.refund_status == "refunded" else "return_in_progress")
         if order.status == "cancelled":
-            return ActionOutcome(False, order, f"Order {order_number} was cancelled, so nothing was charged to refund.", "")
+            return ActionOutcome(False, order, f"Order {order_number} was cancelled, so nothing was charged to refund.", "",
+                                 "nothing_to_refund")
         if order.status != "delivered" or order.delivered_on is None:
             return ActionOutcome(
                 False, order,
                 f"Order {order_number} hasn't been delivered yet. Once it arrives you can return it for a refund; "
                 "if you'd rather not receive it at all, I can check whether it can still be cancelled.",
-                window,
+                window, "not_delivered",
             )
         age = (self.today() - order.delivered_on).days
         if age > RETURN_WINDOW_DAYS:
@@ -239,7 +244,7 @@ class SQLiteStoreBackend(SQLiteWorker):
                 False, order,
                 f"Order {order_number} was delivered {age} days ago, outside the {RETURN_WINDOW_DAYS}-day return window, "
                 "so I can't start a refund for it here.",
-                window,
+                window, "outside_window",
             )
         with self.transaction() as db:
             db.execute("UPDATE orders SET refund_status = 'return_started' WHERE order_number = ?", (order_number,))
@@ -248,7 +253,7 @@ class SQLiteStoreBackend(SQLiteWorker):
             True, self._require(order_number),
             f"I've started a return for order {order_number}. We'll e-mail you a prepaid return label; "
             f"your refund of ${order.total:.2f} is issued once the item reaches us and passes inspection.",
-            "When is my refund processed?",
+            "When is my refund processed?", "return_started",
         )
 
     def _require(self, order_number: str) -> Order:

@@ -3,7 +3,12 @@
 Routing, in order: a person owns the conversation (stay silent) → a question the bot asked is being
 answered (an order number, an e-mail, a yes/no) → small talk → a prompt attack (refused politely) →
 a confident intent with its action (orders, refunds, a person) → a shopping request (product
-suggestions) → the knowledge base, which also takes everything unsure.
+suggestions) → the knowledge base, which also takes everything unsure. A reply that is not an answer
+to the bot's question gives way to a new request: a confident other intent, or a question of the
+customer's own or words in another language than the question's (bot.customer_text).
+
+Every fixed text is sent in the language of the customer's message (English or Chinese; bot.phrases,
+core.wording); a message without words of its own ("12345") takes the language of the question.
 
 With a writer (answering.writing.DialogueWriter), knowledge-base answers are phrased by the generator and
 "not found" replies are written by the fine-tuned LM, each checked before it is sent; `on_delta`
@@ -23,9 +28,11 @@ from typing import Any, Awaitable, Callable, Literal
 from answering.grounding import REFUSALS, prompt_attack
 from answering.writing import DialogueWriter, Shopping
 from bot.backend import Order, StoreBackend
+from bot.customer_text import is_no, is_question, is_yes, language_of
 from bot.entities import Entities, extract
 from bot.follow_ups import in_context, resolve_follow_up, supports
-from bot.phrases import ASK_ORDER, OFFER_PERSON, TOO_SLOW, describe_order, describe_refund, small_talk
+from bot.phrases import (ASK_AGAIN, ASK_EMAIL, ASK_ORDER, KEPT, NOT_FOUND, OFFER_PERSON, TOO_SLOW, confirm_cancel, describe_order,
+                         describe_outcome, describe_refund, policy_question, small_talk)
 from core.budget import Deadline, ReplyBudgets
 from core.errors import AnswerTimeout, BotError
 from core.limits import Limiter, MemoryLimiter, RateLimiter, Rule
@@ -33,7 +40,7 @@ from core.ports import ConversationStore
 from core.redact import mask_cards
 from core.slots import PendingQuestion, Slots
 from core.types import Exchange, Message, Reply, utcnow
-from core.wording import SORRY, clean_text, handoff_text
+from core.wording import clean_text, handoff_text, in_language, sorry
 from knowledge_base.text import detect_language
 
 log = logging.getLogger(__name__)
@@ -41,14 +48,15 @@ log = logging.getLogger(__name__)
 
 ORDER_ACTIONS = ("track_order", "cancel_order", "get_refund", "track_refund")
 HANDOFF_INTENTS = ("contact_human_agent",)
-_YES = re.compile(r"^\s*(y|yes|yeah|yep|sure|ok(ay)?|please do|do it|confirm(ed)?|go ahead|correct|是|好的?|确认)\b", re.I)
-_NO = re.compile(r"^\s*(n|no|nope|nah|don'?t|do not|cancel that|never ?mind|stop|keep it|不|不要)\b", re.I)
 _ANGER = re.compile(
     r"\b(angry|furious|livid|outraged|disgusted|ridiculous|unacceptable|outrageous|useless|worst|terrible|awful|horrible|"
     r"pathetic|scam|fraud|rip-?off|sick of|fed up|fuck\w*|shit\w*|damn|crap|bloody|lawyer|sue you)\b|!!",
     re.I,
 )
 _SHOUTED_WORD = re.compile(r"\b[A-Z]{4,}\b")  # case-sensitive on purpose: shouting
+# Chinese has no word boundaries for \b; these are matched anywhere (Simplified and Traditional).
+_ANGER_ZH = re.compile(r"气死|氣死|太差|差劲|差勁|垃圾|骗子|騙子|骗人|騙人|坑人|受够|受夠|恶心|噁心|无语|無語|离谱|離譜|"
+                       r"忍无可忍|忍無可忍|投诉到底|投訴到底|没完|沒完|起诉|起訴|律师|律師|妈的|媽的|！！|!！|！!")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +89,7 @@ class Understanding:
 
 
 def is_angry(text: str) -> bool:
-    return bool(_ANGER.search(text)) or len(_SHOUTED_WORD.findall(text)) >= 2
+    return bool(_ANGER.search(text) or _ANGER_ZH.search(text)) or len(_SHOUTED_WORD.findall(text)) >= 2
 
 
 class DialogueService:
@@ -148,18 +156,21 @@ class DialogueService:
         idle_since = conversation.updated_at or conversation.created_at
         if slots != Slots() and self.clock() - idle_since > self.policy.session_idle:
             slots = Slots()
+        # Every fixed text is sent in the customer's language; words without one ("12345", an e-mail
+        # address) are in the language of the question they answer.
+        language = language_of(text, slots.pending.language if slots.pending else "en")
         try:
-            reply = await self._route(message, text, slots, on_delta, deadline)
+            reply = await self._route(message, text, slots, on_delta, deadline, language)
         except AnswerTimeout as exc:
             log.warning("no answer within the reply's budget (%s)", exc.message)
-            reply = Reply(TOO_SLOW.get(detect_language(text), TOO_SLOW["en"]), kind="error", metadata={"route": "timeout"})
+            reply = Reply(in_language(TOO_SLOW, language), kind="error", metadata={"route": "timeout"})
         except BotError as exc:
             if exc.http_status >= 500 and exc.http_status != 503:
                 log.error("answering failed: %s", exc.message)
-            reply = Reply(SORRY if exc.http_status != 503 else exc.message, kind="error")
+            reply = Reply(sorry(language) if exc.http_status != 503 else exc.message, kind="error")
         except Exception:
             log.exception("answering failed")
-            reply = Reply(SORRY, kind="error")
+            reply = Reply(sorry(language), kind="error")
         if reply.kind == "handoff":
             conversation = await self.store.set_owner(conversation.conversation_id, "human", reply.metadata["handoff"]["reason"])
         # The reply and what the bot now remembers are committed together.
@@ -170,7 +181,7 @@ class DialogueService:
     # ------------------------------------------------------------------ routing
 
     async def _route(self, message: Message, text: str, slots: Slots, on_delta=None,
-                     deadline: Deadline | None = None) -> Reply:
+                     deadline: Deadline | None = None, language: str = "en") -> Reply:
         understanding = await self._understand(text)
         entities = understanding.entities
         if entities.destinations:
@@ -178,7 +189,7 @@ class DialogueService:
 
         pending = slots.pending
         if pending:
-            reply = await self._continue(message, text, slots, pending, understanding)
+            reply = await self._continue(message, text, slots, pending, understanding, language)
             if reply is not None:
                 return reply.with_text_metadata({"route": "slot_filling"})
 
@@ -194,19 +205,19 @@ class DialogueService:
         intent = understanding.intent if understanding.confidence >= self.policy.intent_threshold else None
         tagged = {"intent": {"name": understanding.intent, "confidence": round(understanding.confidence, 4)}} if understanding.intent else {}
         if intent in HANDOFF_INTENTS:
-            return self._handoff("contact_human_agent", slots, {**tagged, "route": "handoff"})
+            return self._handoff("contact_human_agent", slots, {**tagged, "route": "handoff"}, language)
         if intent == "complaint" and is_angry(text):
-            return self._handoff("angry_complaint", slots, {**tagged, "route": "handoff"})
+            return self._handoff("angry_complaint", slots, {**tagged, "route": "handoff"}, language)
         if intent in ORDER_ACTIONS and self.backend is not None:
             if entities.order_number:
                 slots.order_number = entities.order_number
-            reply = await self._order_action(message, intent, slots, entities)
+            reply = await self._order_action(message, intent, slots, entities, language)
             return reply.with_text_metadata({**tagged, "route": reply.metadata.get("route", "order_action")})
         if self.shopping is not None and self.shopping.is_request(text):
             reply = await self.shopping.suggest(text, slots, on_delta, deadline)
             return reply.with_text_metadata({**tagged, "route": "recommendation"})
         # Policy intents (delivery_options, check_refund_policy, ...) and everything unsure.
-        reply = await self._knowledge(text, slots, entities, on_delta, deadline)
+        reply = await self._knowledge(text, slots, entities, on_delta, deadline, language)
         return reply.with_text_metadata({**tagged, "route": reply.metadata.get("route", "knowledge_question")})
 
     async def _understand(self, text: str) -> Understanding:
@@ -217,55 +228,57 @@ class DialogueService:
         return Understanding(understood.intent, understood.confidence, entities)
 
     async def _continue(self, message: Message, text: str, slots: Slots, pending: PendingQuestion,
-                        understanding: Understanding) -> Reply | None:
+                        understanding: Understanding, language: str = "en") -> Reply | None:
         """The bot asked for something last turn; use this message as the answer if it is one."""
         entities = understanding.entities
         action, need = pending.action, pending.need
         if need == "confirm":
-            if _YES.match(text):
+            if is_yes(text):
                 slots.pending = None
-                return await self._order_action(message, action, slots, entities, confirmed=True)
-            if _NO.match(text):
+                return await self._order_action(message, action, slots, entities, language, confirmed=True)
+            if is_no(text):
                 slots.pending = None
-                return Reply(f"OK, I've left order {pending.order_number} as it is.", confidence=1.0, kind="order")
+                return Reply(in_language(KEPT, language).format(number=pending.order_number), confidence=1.0, kind="order")
         elif need == "order_number" and entities.order_number:
             slots.order_number = entities.order_number
             slots.pending = None
-            return await self._order_action(message, action, slots, entities)
+            return await self._order_action(message, action, slots, entities, language)
         elif need == "email" and entities.email:
             slots.pending = None
             slots.order_number = pending.order_number or slots.order_number
-            return await self._order_action(message, action, slots, entities)
+            return await self._order_action(message, action, slots, entities, language)
         # Not an answer to the question. A new, confident request replaces it; otherwise ask again, once.
         if understanding.intent and understanding.confidence >= self.policy.intent_threshold and understanding.intent != action:
             slots.pending = None
             return None
         if small_talk(text) is not None:
             return None
+        # A question of the customer's own, or words in another language than the question was asked in,
+        # with no order number, e-mail or yes/no in them: a new request ("你们支持哪些付款方式？"), routed as any.
+        answers = entities.order_number or entities.email or is_yes(text) or is_no(text)
+        if not answers and (language != pending.language or is_question(text)):
+            slots.pending = None
+            return None
         if pending.asked >= 2:
             slots.pending = None
             return None
-        slots.pending = dataclasses.replace(pending, asked=pending.asked + 1)
-        if need == "order_number":
-            return Reply("I need the order number to look that up. It's the number in your order confirmation e-mail, for example 12345.", kind="ask", confidence=1.0)
-        if need == "email":
-            return Reply(f"Please type the e-mail address you used for order {pending.order_number}, so I can check it's yours.", kind="ask", confidence=1.0)
-        return Reply(f"Please answer yes or no: cancel order {pending.order_number}?", kind="ask", confidence=1.0)
+        slots.pending = dataclasses.replace(pending, asked=pending.asked + 1, language=language)
+        return Reply(in_language(ASK_AGAIN[need], language).format(number=pending.order_number), kind="ask", confidence=1.0)
 
     async def _order_action(self, message: Message, action: str, slots: Slots, entities: Entities,
-                            confirmed: bool = False) -> Reply:
+                            language: str = "en", confirmed: bool = False) -> Reply:
         assert self.backend is not None
         number = entities.order_number or slots.order_number
         if not number:
-            slots.pending = PendingQuestion("order_number", action)
-            return Reply(ASK_ORDER[action], kind="ask", confidence=1.0)
+            slots.pending = PendingQuestion("order_number", action, language=language)
+            return Reply(in_language(ASK_ORDER[action], language), kind="ask", confidence=1.0)
         order = await self.backend.find_order(number)
         proof = await self._owns(message, order, number, slots, entities)
         if proof == "locked":
             log.warning("order %s is locked after %d wrong e-mail addresses", number, self.policy.order_proof_failures)
             slots.pending = None
             slots.order_number = None
-            return self._handoff("order_locked", slots, {})
+            return self._handoff("order_locked", slots, {}, language)
         if proof != "yes":
             if proof == "wrong":
                 # Same words for "no such order" and "not your order": nobody learns which numbers exist.
@@ -274,37 +287,29 @@ class DialogueService:
                 slots.order_number = None
                 if attempts >= self.policy.max_verification_attempts:
                     slots.pending = None
-                    return self._handoff("verification_failed", slots, {})
-                slots.pending = PendingQuestion("order_number", action)
-                return Reply(
-                    f"I couldn't find an order {number} for that e-mail address. Please check the order number and "
-                    "the e-mail in your order confirmation, then send me the order number again.",
-                    kind="ask", confidence=1.0,
-                )
-            slots.pending = PendingQuestion("email", action, number)
-            return Reply(
-                f"To keep your orders private, please tell me the e-mail address you used for order {number}.",
-                kind="ask", confidence=1.0,
-            )
+                    return self._handoff("verification_failed", slots, {}, language)
+                slots.pending = PendingQuestion("order_number", action, language=language)
+                return Reply(in_language(NOT_FOUND, language).format(number=number), kind="ask", confidence=1.0)
+            slots.pending = PendingQuestion("email", action, number, language=language)
+            return Reply(in_language(ASK_EMAIL, language).format(number=number), kind="ask", confidence=1.0)
         assert order is not None
         slots.order_number = number
         slots.verification_failures = 0
         if action == "track_order":
-            return Reply(describe_order(order), kind="order", confidence=1.0)
+            return Reply(describe_order(order, language), kind="order", confidence=1.0)
         if action == "track_refund":
-            return Reply(describe_refund(order), kind="order", confidence=1.0)
+            return Reply(describe_refund(order, language), kind="order", confidence=1.0)
         if action == "cancel_order" and not confirmed and order.status == "processing":
-            slots.pending = PendingQuestion("confirm", action, number)
-            items = ", ".join(i.title for i in order.items)
-            return Reply(f"Order {number} ({items}, ${order.total:.2f}) hasn't shipped yet, so it can be cancelled. "
-                         "Shall I cancel it? Please answer yes or no.", kind="ask", confidence=1.0)
+            slots.pending = PendingQuestion("confirm", action, number, language=language)
+            return Reply(confirm_cancel(order, language), kind="ask", confidence=1.0)
         outcome = await (self.backend.cancel_order(number) if action == "cancel_order" else self.backend.start_refund(number, message.text))
-        reply = Reply(outcome.message, kind="order", confidence=1.0)
+        told = describe_outcome(outcome, language)
+        reply = Reply(told, kind="order", confidence=1.0)
         if outcome.policy_question:
-            # Cite the rule the action followed, from the store's own policy documents.
-            policy = await self.answer(outcome.policy_question)
-            if policy.kind == "answer" and policy.sources:
-                reply = Reply(f"{outcome.message}\n\n{policy.text}", policy.sources, 1.0, "order")
+            # Cite the rule the action followed, from the store's own policy documents (in the reply's language).
+            policy = await self.answer(policy_question(outcome.policy_question, language))
+            if policy.kind == "answer" and policy.sources and (language == "en" or detect_language(policy.text) == language):
+                reply = Reply(f"{told}\n\n{policy.text}", policy.sources, 1.0, "order")
         return reply
 
     async def _owns(self, message: Message, order: Order | None, number: str, slots: Slots,
@@ -334,7 +339,7 @@ class DialogueService:
         return "locked" if self.limits.blocked(key, rule) is not None else "wrong"
 
     async def _knowledge(self, text: str, slots: Slots, entities: Entities, on_delta=None,
-                         deadline: Deadline | None = None) -> Reply:
+                         deadline: Deadline | None = None, language: str = "en") -> Reply:
         question = resolve_follow_up(text, slots, entities)
         contextual = in_context(text, slots) if question == text else None
         if contextual is None:
@@ -354,10 +359,10 @@ class DialogueService:
             failures = slots.failures + 1
             slots.failures = failures
             if failures >= self.policy.handoff_after_failures:
-                return self._handoff("repeated_failure", slots, {})
+                return self._handoff("repeated_failure", slots, {}, language)
             written = await self.writer.fallback(question, reply, on_delta, deadline) if self.writer is not None else None
             # A written fallback has passed check_fallback: it says so honestly and offers a person itself.
-            reply = written or reply.with_text(reply.text + OFFER_PERSON.get(detect_language(text), OFFER_PERSON["en"]))
+            reply = written or reply.with_text(reply.text + in_language(OFFER_PERSON, language))
         elif reply.kind == "answer":
             slots.failures = 0
         if question != text:
@@ -374,8 +379,8 @@ class DialogueService:
         except asyncio.TimeoutError:
             raise AnswerTimeout("retrieval did not finish before the reply's deadline") from None
 
-    def _handoff(self, reason: str, slots: Slots, extra: dict[str, Any]) -> Reply:
+    def _handoff(self, reason: str, slots: Slots, extra: dict[str, Any], language: str = "en") -> Reply:
         slots.pending = None
         slots.failures = 0
-        return Reply(handoff_text(reason, self.policy.support_hours), confidence=1.0, kind="handoff",
+        return Reply(handoff_text(reason, self.policy.support_hours, language), confidence=1.0, kind="handoff",
                      metadata={**extra, "route": "handoff", "handoff": {"reason": reason, "owner": "human"}})

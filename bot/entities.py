@@ -8,23 +8,48 @@ and `python -m bot eval entities`).
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
-EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")
+# Chinese characters are word characters to `re`, so "订单12345" has no \b between 单 and 1: the
+# boundaries below are "no Latin letter, digit or underscore on that side" instead.
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_START = rf"(?<![^\W{_CJK}])"
+_END = rf"(?![^\W{_CJK}])"
+
+EMAIL = re.compile(_START + r"(?<![.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}" + _END + r"(?!-)")
 # Our catalog's SKUs: NW-LAP-0001. An operator with another scheme changes this one pattern.
-SKU = re.compile(r"\b[A-Z]{2}-[A-Z]{3}-\d{4}\b", re.I)
+SKU = re.compile(_START + r"[A-Z]{2}-[A-Z]{3}-\d{4}" + _END, re.I)
 # An order reference: digits, optionally with a letter prefix (ORD-12345) or a leading '#'.
 _ORDER_TOKEN = r"#?(?:[A-Z]{2,4}-?)?\d{4,20}"
 _ORDER_CUE = re.compile(
-    r"\b(?:order|purchase|package|parcel|shipment|delivery|tracking)s?(?:\b|(?=\d))(?:\s+(?:number|no\.?|num|id|#|is|was|:))*\s*[:#]?\s*(" + _ORDER_TOKEN + r")\b",
+    _START + r"(?:order|purchase|package|parcel|shipment|delivery|tracking)s?(?:\b|(?=\d))(?:\s+(?:number|no\.?|num|id|#|is|was|:))*\s*[:#]?\s*("
+    + _ORDER_TOKEN + ")" + _END,
     re.I,
 )
-_BARE_NUMBER = re.compile(r"(?<![\w$€£.,/-])(#?\d{5,20})(?![\w.,/-]*\d)(?!\s*(?:dollars?|usd|eur|euros?|pounds?|gbp|%|percent))", re.I)
+# The same in Chinese, Simplified and Traditional: 订单 / 订单号 / 单号 / 快递单号 / 包裹, then 是, 为, ：...
+# "发票单号" (an invoice number) and "货号" (an item number) are not order cues.
+_ZH_ORDER_CUE = re.compile(
+    r"(?:[订訂][单單](?:[编編][号號]|[号號][码碼]?)?|(?<!发票)(?<!發票)(?<!收据)(?<!收據)(?:快[递遞]|物流|[运運])?[单單][号號][码碼]?"
+    r"|包裹|快[递遞])"
+    r"(?:\s*(?:[编編][号號]|[号號][码碼]?|是|[为為]|:|#))*\s*[:#]?\s*(" + _ORDER_TOKEN + ")" + _END,
+    re.I,
+)
+_BARE_NUMBER = re.compile(
+    _START + r"(?<![$€£¥.,/-])(#?\d{5,20})" + rf"(?!(?:[^\W{_CJK}]|[.,/-])*\d)"
+    r"(?!\s*(?:dollars?|usd|eur|euros?|pounds?|gbp|%|percent|rmb|cny|元|块|塊|美元|欧元|歐元|英镑|英鎊|人民币|人民幣))",
+    re.I,
+)
+# A reference with an order prefix needs no cue: ORD-55123, and the sample store's own NW-100234.
+_PREFIXED_ORDER = re.compile(_START + r"((?:ORD|NW)-?\d{4,20})" + _END, re.I)
 # Numbers that are something else: invoices, amounts, phone numbers, dates.
-_PREFIXED_ORDER = re.compile(r"\b(ORD-?\d{4,20})\b", re.I)
 _NOT_ORDER_CUE = re.compile(
-    r"(?:\b(?:invoice|bill|receipt|refund(?:ing)?|usd|dollars?|eur|euros?)|\$)\W*$"
-    r"|\b(?:phone|call|tel|text|mobile|cell|whatsapp|zip|postcode|postal code)\b(?:\s+\w+){0,3}\W*$",
+    r"(?:\b(?:invoice|bill|receipt|refund(?:ing)?|usd|dollars?|eur|euros?)|\$|¥)\W*$"
+    r"|\b(?:phone|call|tel|text|mobile|cell|whatsapp|zip|postcode|postal code)\b(?:\s+\w+){0,3}\W*$"
+    # Chinese: a phone (电话, 手机), a postcode (邮编), an invoice or receipt, a price or an amount, a few
+    # characters before the number ("我的手机号是 13812345678", "价格是 12999").
+    r"|(?:电话|電話|手机|手機|座机|座機|微信|[联聯][系繫]|传真|傳真|[邮郵][编編]|[邮郵]政[编編]码|[邮郵]政[编編]碼|发票|發票|收据|收據"
+    r"|[账賬]单|[账賬]單|价格|價格|价钱|價錢|金额|金額|总价|總價|[总總]共|[一]共|花了|付了|退款)[^\dA-Za-z]{0,6}$",
     re.I,
 )
 
@@ -64,18 +89,34 @@ class Entities:
 
 
 def normalise_order_number(raw: str) -> str:
-    return raw.lstrip("#").replace("-", "").upper()
+    return unicodedata.normalize("NFKC", raw).lstrip("#").replace("-", "").upper()
 
 
-def extract_order_numbers(text: str) -> list[tuple[str, int, int]]:
-    """Order numbers with their character spans. A number right after a cue word ("order 12345") or with
-    an ORD- prefix is
-    taken at 4+ digits; a bare number needs 5+ digits and must not look like money, an invoice, a
-    phone number or part of an e-mail or SKU."""
-    masked = EMAIL.sub(lambda m: " " * len(m.group()), text)
+def _fold(text: str) -> tuple[str, list[int]]:
+    """The text in NFKC form (full-width digits, letters and punctuation as ASCII: "１２３４５" is
+    "12345", "：" is ":") and, for each of its characters, where it came from in `text`, so that spans
+    found in the folded text point into the customer's own."""
+    if text.isascii():
+        return text, list(range(len(text) + 1))
+    folded: list[str] = []
+    origin: list[int] = []
+    for i, ch in enumerate(text):
+        piece = unicodedata.normalize("NFKC", ch)
+        folded.append(piece)
+        origin.extend([i] * len(piece))
+    origin.append(len(text))
+    return "".join(folded), origin
+
+
+def _in_text(origin: list[int], start: int, end: int) -> tuple[int, int]:
+    return origin[start], (origin[end - 1] + 1 if end > start else origin[start])
+
+
+def _order_numbers(folded: str) -> list[tuple[str, int, int]]:
+    masked = EMAIL.sub(lambda m: " " * len(m.group()), folded)
     masked = SKU.sub(lambda m: " " * len(m.group()), masked)
     found: dict[int, tuple[str, int, int]] = {}
-    for pattern in (_ORDER_CUE, _PREFIXED_ORDER):
+    for pattern in (_ORDER_CUE, _ZH_ORDER_CUE, _PREFIXED_ORDER):
         for m in pattern.finditer(masked):
             if not any(s < m.end(1) and m.start(1) < e for _, s, e in found.values()):
                 found[m.start(1)] = (m.group(1), m.start(1), m.end(1))
@@ -88,13 +129,27 @@ def extract_order_numbers(text: str) -> list[tuple[str, int, int]]:
     return [found[k] for k in sorted(found)]
 
 
+def extract_order_numbers(text: str) -> list[tuple[str, int, int]]:
+    """Order numbers with their character spans. A number right after a cue word ("order 12345",
+    "订单号：12345", "單號 12345") or with an ORD- or NW- prefix is taken at 4+ digits; a bare number needs 5+
+    digits and must not look like money, an invoice, a phone number or part of an e-mail or SKU.
+
+    Matching is done on the NFKC form of the text (full-width "１２３４５" reads as 12345); the number
+    is returned in that form, and its span points into `text` as given."""
+    folded, origin = _fold(text)
+    return [(raw, *_in_text(origin, s, e)) for raw, s, e in _order_numbers(folded)]
+
+
 def extract(text: str) -> Entities:
-    orders = extract_order_numbers(text)
-    emails = [(m.group(), m.start(), m.end()) for m in EMAIL.finditer(text)]
-    skus = [(m.group().upper(), m.start(), m.end()) for m in SKU.finditer(text)]
-    destinations = [DESTINATIONS[m.group(1).lower()] for m in _DESTINATION.finditer(text)]
+    folded, origin = _fold(text)
+    orders = _order_numbers(folded)
+    emails = [(m.group(), m.start(), m.end()) for m in EMAIL.finditer(folded)]
+    skus = [(m.group().upper(), m.start(), m.end()) for m in SKU.finditer(folded)]
+    destinations = [DESTINATIONS[m.group(1).lower()] for m in _DESTINATION.finditer(folded)]
     spans = tuple(
-        [("order_number", s, e) for _, s, e in orders] + [("email", s, e) for _, s, e in emails] + [("sku", s, e) for _, s, e in skus]
+        (kind, *_in_text(origin, s, e))
+        for kind, found in (("order_number", orders), ("email", emails), ("sku", skus))
+        for _, s, e in found
     )
     return Entities(
         order_numbers=tuple(dict.fromkeys(normalise_order_number(o) for o, _, _ in orders)),

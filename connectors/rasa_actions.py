@@ -27,6 +27,7 @@ from core.settings import Settings
 from core.types import Reply
 from core.wording import SORRY, clean_text, handoff_text
 from knowledge_base.catalog import Recommendations, describe
+from knowledge_base.text import detect_language
 
 log = logging.getLogger(__name__)
 
@@ -176,8 +177,8 @@ class HandoffToHuman(Action):
     def name(self) -> str:
         return ACTION_HANDOFF
 
-    def message(self) -> str:
-        return handoff_text(HANDOFF_REASON, self.settings.support_hours)
+    def message(self, language: str = "en") -> str:
+        return handoff_text(HANDOFF_REASON, self.settings.support_hours, language)
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = _storable(latest_text(tracker), self.settings.max_message_chars)
@@ -188,7 +189,8 @@ class HandoffToHuman(Action):
             log.error("%s could not record the handoff of %s: %s", ACTION_HANDOFF, tracker.sender_id, exc.message)
             dispatcher.utter_message(text=HANDOFF_FAILED)
             return [SlotSet("handoff_requested", False)]
-        dispatcher.utter_message(text=self.message(), json_message={"kind": "handoff", "handoff": {"reason": HANDOFF_REASON, "owner": "human"}})
+        language = detect_language(text) if text else "en"  # told in the customer's language
+        dispatcher.utter_message(text=self.message(language), json_message={"kind": "handoff", "handoff": {"reason": HANDOFF_REASON, "owner": "human"}})
         return [SlotSet("handoff_requested", True), ConversationPaused()]
 
     async def _record(self, tracker: Tracker, text: str) -> None:

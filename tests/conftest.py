@@ -49,12 +49,10 @@ def sample_answerer(sample_index_dir):
 
 @pytest.fixture(scope="session")
 def sample_intents(sample_answerer):
-    """The shipped intent model, sharing the answer pipeline's real embedder."""
-    from models.intents import IntentClassifier
+    """The shipped intent model, sharing the answer pipeline's real embedder (and e5 for Chinese)."""
+    from bot.assembly import build_intents
 
-    classifier = IntentClassifier(sample_answerer.embedder)
-    classifier.warm_up()
-    return classifier
+    return build_intents(Settings(), sample_answerer)
 
 
 @pytest.fixture(scope="session")

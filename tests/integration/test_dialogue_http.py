@@ -148,3 +148,27 @@ async def test_websocket_says_waiting_while_a_person_has_the_conversation(client
         waiting = await ws.receive_json()
         assert hello["conversation_id"] is None  # created by the first message, not by connecting
         assert waiting == {"type": "waiting", "conversation_id": handoff["conversation_id"], "owner": "human"}
+
+
+async def test_chinese_tracking_handoff_and_complaint_route_in_chinese(client):
+    """The shipped intent model (MiniLM plus multilingual-e5-small for Chinese) routes Chinese requests;
+    the order flow asks and answers in Chinese; full-width digits are an order number."""
+    [asked] = await say(client, "li-wei", "我的订单到哪了", authenticated=True)
+    assert asked["custom"]["intent"]["name"] == "track_order" and asked["custom"]["kind"] == "ask"
+    assert "订单号" in asked["text"]
+    [proof] = await say(client, "li-wei", "订单号是１２３４５", authenticated=True)
+    assert proof["custom"]["kind"] == "ask" and "邮箱" in proof["text"] and "12345" in proof["text"]
+
+    [handoff] = await say(client, "li-wei", "我要找人工客服", authenticated=True)
+    assert handoff["custom"]["kind"] == "handoff" and handoff["custom"]["handoff"]["reason"] == "contact_human_agent"
+    assert "客服人员" in handoff["text"]
+
+    [angry] = await say(client, "zhang-min", "你们的服务太差劲了，东西坏了没人管，我要投诉！！", authenticated=True)
+    assert angry["custom"]["intent"]["name"] == "complaint"
+    assert angry["custom"]["kind"] == "handoff" and angry["custom"]["handoff"]["reason"] == "angry_complaint"
+
+
+async def test_a_chinese_policy_question_is_answered_from_the_chinese_policy(client):
+    [answer] = await say(client, "wang-fang", "买的东西多少天内可以退货？", authenticated=True)
+    assert answer["custom"]["kind"] == "answer" and "30 天" in answer["text"]
+    assert answer["custom"]["sources"][0]["document"].endswith("returns.zh.md")

@@ -128,3 +128,31 @@ def test_a_span_across_sentences_quotes_both():
     text = "One. Two three. Four."
     start, end = text.index("Two"), text.index("Four") + 4
     assert quote_sentence(text, start, end) == "Two three. Four."
+
+
+RETURNS_ZH = "自签收之日起，您有 30 天时间可以退货。超过退货期限寄出的退货将不予受理。"
+
+
+def test_each_language_is_read_by_its_own_reader_with_its_own_ladder():
+    from answering.reading import WORDING
+
+    retriever = FakeRetriever([passage(1, RETURNS_ZH, ("退货政策", "退货期限"), language="zh")])
+    english = FakeReader(ReaderResult((span("30 days", RETURNS, 0.9),), 0.05, -3.0))
+    chinese = FakeReader(ReaderResult((span("30 天", RETURNS_ZH, 0.6),), 0.1, -3.0))
+    reading = ReadingAnswerer(retriever, english, FakeQuoting(), thresholds=LadderThresholds(0.5, 0.25),
+                              readers={"zh": (chinese, LadderThresholds(0.7, 0.65))})
+    assert reading.languages == ("en", "zh") and reading.reader is english
+    reply = reading.answer("退货期限是多久？")
+    assert chinese.read and not english.read
+    # 0.6 is an answer on the English ladder but below the Chinese one: no answer, said in Chinese.
+    assert reply.kind == "not_sure" and reply.text == WORDING["zh"][0]
+
+
+def test_a_chinese_reader_alone_leaves_english_to_the_quoting_answerer():
+    retriever = FakeRetriever([passage(1, RETURNS_ZH, ("退货政策", "退货期限"), language="zh")])
+    chinese = FakeReader(ReaderResult((span("30 天", RETURNS_ZH, 0.9),), 0.05, -3.0))
+    reading = ReadingAnswerer(retriever, None, FakeQuoting(), readers={"zh": (chinese, LadderThresholds(0.5, 0.25))})
+    assert reading.answer("How long do I have to return?").text == "quoted: How long do I have to return?"
+    reply = reading.answer("退货期限是多久？")
+    assert reply.kind == "answer" and reply.text == "自签收之日起，您有 30 天时间可以退货。"
+    assert RETURNS_ZH[reply.answer_span.start: reply.answer_span.end] == "30 天"

@@ -294,3 +294,29 @@ async def test_refund_cancelled_refused(backend):
 async def test_refund_unknown_order_is_not_found(backend):
     with pytest.raises(NotFound):
         await backend.start_refund("99999")
+
+
+async def test_every_outcome_names_its_reason_and_has_a_chinese_text(backend):
+    from bot.backend import ActionOutcome
+    from bot.phrases import OUTCOMES_ZH, describe_outcome, policy_question
+
+    outcomes = [
+        await backend.cancel_order("12345"), await backend.cancel_order("12347"), await backend.cancel_order("12346"),
+        await backend.cancel_order("12346"), await backend.start_refund("12345"), await backend.start_refund("12348"),
+        await backend.start_refund("12347"), await backend.start_refund("12347"), await backend.start_refund("12350"),
+    ]
+    assert [o.reason for o in outcomes] == [
+        "already_shipped", "already_delivered", "cancelled", "already_cancelled", "not_delivered", "outside_window",
+        "return_started", "return_in_progress", "nothing_to_refund",
+    ]
+    for outcome in outcomes:
+        assert outcome.reason in OUTCOMES_ZH
+        assert describe_outcome(outcome) == describe_outcome(outcome, "en") == outcome.message
+        zh = describe_outcome(outcome, "zh")
+        assert zh != outcome.message and outcome.order.order_number in zh
+        assert policy_question(outcome.policy_question) == outcome.policy_question
+        assert not outcome.policy_question or policy_question(outcome.policy_question, "zh") != outcome.policy_question
+    assert f"{RETURN_WINDOW_DAYS} 天" in describe_outcome(outcomes[5], "zh")
+    # An operator's back end that names no reason is told in its own words.
+    plain = ActionOutcome(False, outcomes[0].order, "Custom refusal.")
+    assert describe_outcome(plain, "zh") == "Custom refusal."

@@ -3,12 +3,13 @@ from __future__ import annotations
 import pytest
 
 from bot.conversations import SQLiteConversationStore
+from bot.customer_text import is_no, is_question, is_yes, language_of
 from bot.dialogue import DialogueService
 from bot.phrases import SMALL_TALK, small_talk
 from core.batching import Overloaded
 from core.errors import BadRequest, MessageTooLarge, StorageError
 from core.types import Message, Reply, Source
-from core.wording import SORRY, clean_text
+from core.wording import SORRY, SORRY_TEXT, clean_text
 
 # ---------------------------------------------------------------- clean_text
 
@@ -80,6 +81,54 @@ def test_question_after_thanks_is_not_small_talk():
 def test_chinese_greeting_with_full_width_punctuation():
     reply = small_talk("你好！")
     assert reply is not None and reply.kind == "greeting"
+
+
+# ---------------------------------------------------------------- reading a reply: yes, no, a question, a language
+
+
+@pytest.mark.parametrize("text", [
+    "yes please", "ok", "Sure, go ahead", "confirm",
+    "是", "是的", "对", "好", "好的", "可以", "确认", "没问题", "嗯嗯", "好的，取消吧", "是的，请帮我取消这个订单", "對，確認取消",
+    # 取消 repeats the verb of "shall I cancel order N?": a yes.
+    "取消", "取消吧", "帮我取消", "那就取消吧！", "请取消订单12346",
+])
+def test_yes(text):
+    assert is_yes(text) and not is_no(text)
+
+
+@pytest.mark.parametrize("text", [
+    "no, keep it", "nope", "never mind", "cancel that",
+    "不", "不要", "不用", "不用了，谢谢", "算了", "别取消", "先不要", "还是不要取消了", "我不想取消了", "不是",
+    # A negation makes it a no, also after an agreeing word or before 取消: the order stays as it is.
+    "好的，不取消了", "不不不，取消吧", "ok, 不取消了",
+])
+def test_no(text):
+    assert is_no(text) and not is_yes(text)
+
+
+@pytest.mark.parametrize("text", ["我要找人工客服", "请帮我转人工", "订单", "是吗？", "取消吗？", "要不要取消", "hmm I don't know", "嗯我想想"])
+def test_neither_yes_nor_no(text):
+    assert not is_yes(text) and not is_no(text)
+
+
+@pytest.mark.parametrize("text, question", [
+    ("你们支持哪些付款方式？", True), ("退款要多久", True), ("这个能退吗", True), ("是不是已经发货了", True),
+    ("运费是多少", True), ("怎么退货", True), ("What about Canada?", True), ("how long do refunds take", True),
+    ("Can I pay with PayPal", True), ("我想了解一下退货政策", False), ("hmm I don't know", False), ("12345", False),
+    ("我找找看", False),
+])
+def test_is_question(text, question):
+    assert is_question(text) is question
+
+
+@pytest.mark.parametrize("text, language", [
+    ("订单号是１２３４５", "zh"), ("我的邮箱是 ana.lima@example.com", "zh"), ("it's 12345", "en"), ("Where is my order?", "en"),
+    # Nothing but an order number or an e-mail address: the language of the question it answers.
+    ("12345", "zh"), ("ana.lima@example.com", "zh"), ("#NW-100234", "zh"),
+])
+def test_language_of_a_reply(text, language):
+    assert language_of(text, default="zh") == language
+    assert language_of("12345") == "en"
 
 
 # ---------------------------------------------------------------- DialogueService
@@ -231,3 +280,24 @@ async def test_retrieval_that_misses_the_deadline_gets_an_honest_reply_in_time(s
     assert exchange.reply.kind == "error" and exchange.reply.text == TOO_SLOW["en"]
     history = await store.history(exchange.conversation.conversation_id)
     assert [t.role for t in history] == ["customer", "bot"]  # stored, and told honestly
+
+
+async def test_errors_are_apologised_for_in_the_customers_language(store):
+    import asyncio
+
+    from bot.phrases import TOO_SLOW
+    from core.budget import Deadline
+
+    async def broken(text: str) -> Reply:
+        raise RuntimeError("model exploded")
+
+    exchange = await DialogueService(store, broken).handle(message("你们的退货政策是什么？"))
+    assert exchange.reply.kind == "error" and exchange.reply.text == SORRY_TEXT["zh"]
+    assert SORRY == SORRY_TEXT["en"]
+
+    async def stuck(text: str) -> Reply:
+        await asyncio.sleep(30)
+        raise AssertionError("not reached")
+
+    exchange = await DialogueService(store, stuck).handle(message("退款要多久？", sender="bob"), deadline=Deadline.after(0.2))
+    assert exchange.reply.kind == "error" and exchange.reply.text == TOO_SLOW["zh"]

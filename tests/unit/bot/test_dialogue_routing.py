@@ -12,11 +12,12 @@ from bot.conversations import SQLiteConversationStore
 from bot.dialogue import DialoguePolicy, DialogueService, Understanding, is_angry
 from bot.follow_ups import resolve_follow_up
 from bot.entities import extract
-from bot.phrases import describe_order
+from bot.phrases import ASK_AGAIN, ASK_EMAIL, ASK_ORDER, CONFIRM_CANCEL, KEPT, OFFER_PERSON, OUTCOMES_ZH, describe_order, describe_refund
 from core.limits import RateLimiter
 from core.errors import TooManyRequests
 from core.slots import Slots
 from core.types import Message, Reply, Source
+from core.wording import HANDOFF_TEXT
 
 TODAY = date(2026, 11, 22)
 
@@ -30,6 +31,10 @@ INTENTS = {
     "talk to a person": "contact_human_agent",
     "worst": "complaint",
     "disappointed": "complaint",
+    # Chinese customers
+    "订单到哪": "track_order",
+    "取消我的订单": "cancel_order",
+    "人工客服": "contact_human_agent",
 }
 
 
@@ -50,6 +55,7 @@ class FakeKnowledgeBase:
         "ship": "We ship to more than 90 countries.",
         "refund": "Refunds are issued within 3 business days of inspection.",
         "cancel": "Once an order has shipped, it can no longer be canceled.",
+        "退款": "取消订单后，预授权冻结会在 3–7 个工作日内释放。",
     }
 
     def __init__(self) -> None:
@@ -353,3 +359,135 @@ async def test_describe_order_covers_each_status(stores):
     assert "being prepared" in texts["12346"]
     assert "delivered on November 12" in texts["12347"]
     assert "cancelled" in texts["12350"]
+
+
+async def test_describe_order_in_chinese_covers_each_status(stores):
+    _, backend = stores
+    texts = {n: describe_order(await backend.find_order(n), "zh") for n in ("12345", "12346", "12347", "12350")}
+    assert "已由 UPS 发货" in texts["12345"] and "11月24日（星期二）" in texts["12345"] and "1Z999AA10123456784" in texts["12345"]
+    assert "正在备货" in texts["12346"] and "尚未发货" in texts["12346"]
+    assert "于11月12日送达" in texts["12347"]
+    assert "已取消" in texts["12350"]
+    assert texts["12345"].startswith("订单 12345（Northwind Stormline Rain Jacket, Men's）")
+    refund = describe_refund(await backend.find_order("12345"), "zh")
+    assert refund.startswith("订单 12345 目前没有进行中的退款。") and texts["12345"] in refund
+    # English stays as it was, and is the default.
+    assert describe_order(await backend.find_order("12346")) == describe_order(await backend.find_order("12346"), "en")
+
+
+# ---------------------------------------------------------------- Chinese customers
+
+
+async def test_chinese_order_tracking_is_asked_and_answered_in_chinese(service):
+    asked = await say(service, "我的订单到哪了？", sender="stranger")
+    assert asked.kind == "ask" and asked.text == ASK_ORDER["track_order"]["zh"]
+    proof = await say(service, "订单号是１２３４５", sender="stranger")  # full-width digits
+    assert proof.kind == "ask" and proof.text == ASK_EMAIL["zh"].format(number="12345")
+    # An e-mail address alone has no language: the reply stays in the language of the question.
+    shown = await say(service, "ana.lima@example.com", sender="stranger")
+    assert shown.kind == "order" and "已由 UPS 发货" in shown.text and "1Z999AA10123456784" in shown.text
+
+
+async def test_chinese_customer_is_asked_again_in_chinese(service):
+    await say(service, "我的订单到哪了", sender="stranger")
+    again = await say(service, "我找找看", sender="stranger")
+    assert again.kind == "ask" and again.text == ASK_AGAIN["order_number"]["zh"]
+
+
+async def test_english_question_answered_in_chinese_gets_a_chinese_reply(service):
+    asked = await say(service, "where is my order")
+    assert asked.text == ASK_ORDER["track_order"]["en"]
+    shown = await say(service, "我的订单号是 12345")  # an answer, though in another language
+    assert shown.kind == "order" and shown.text == describe_order(await service.backend.find_order("12345"), "zh")
+
+
+async def test_chinese_request_for_a_person_is_answered_in_chinese(service, stores):
+    conversations, _ = stores
+    reply = await say(service, "我要找人工客服", sender="zh-dana")
+    assert reply.kind == "handoff" and reply.text == HANDOFF_TEXT["contact_human_agent"]["zh"]
+    assert (await conversations.conversation_for("rest", "zh-dana")).owner == "human"
+
+
+async def test_chinese_repeated_failure_offers_and_then_hands_off_in_chinese(service):
+    first = await say(service, "你们卖直升机吗？", sender="zh-eve")
+    assert first.kind == "not_sure" and first.text.endswith(OFFER_PERSON["zh"])
+    second = await say(service, "那潜水艇呢？", sender="zh-eve")
+    assert second.kind == "handoff" and second.text == HANDOFF_TEXT["repeated_failure"]["zh"]
+
+
+async def test_switching_language_while_the_bot_waits_for_the_email_routes_the_new_question(service, stores, kb):
+    conversations, _ = stores
+    asked = await say(service, "where is my order 12345", sender="stranger")
+    assert asked.kind == "ask" and asked.text == ASK_EMAIL["en"].format(number="12345")
+    reply = await say(service, "你们支持哪些付款方式？", sender="stranger")
+    assert reply.kind == "not_sure" and reply.metadata["route"] == "knowledge_question"
+    assert kb.questions[-1] == "你们支持哪些付款方式？" and reply.text.endswith(OFFER_PERSON["zh"])
+    assert (await conversations.conversation_for("rest", "stranger")).slots.pending is None
+
+
+async def test_words_in_another_language_without_a_question_mark_also_route(service, stores, kb):
+    conversations, _ = stores
+    await say(service, "where is my order", sender="stranger")
+    reply = await say(service, "我想了解一下退货政策", sender="stranger")
+    assert reply.kind != "ask" and kb.questions[-1] == "我想了解一下退货政策"
+    assert (await conversations.conversation_for("rest", "stranger")).slots.pending is None
+
+
+async def test_a_question_of_the_customers_own_replaces_the_pending_question(service, kb):
+    await say(service, "where is my order")
+    reply = await say(service, "Do you ship to Canada?")
+    assert reply.kind == "answer" and "$14.95" in reply.text
+    await say(service, "我的订单到哪了", sender="zh-gus")
+    reply = await say(service, "退款要多久？", sender="zh-gus")
+    assert reply.kind == "answer" and kb.questions[-1] == "退款要多久？"
+
+
+async def test_chinese_yes_confirms_a_cancel_and_cites_a_chinese_policy(service, stores, kb):
+    _, backend = stores
+    order = await backend.find_order("12346")
+    ask = await say(service, "取消我的订单 12346")
+    assert ask.kind == "ask"
+    assert ask.text == CONFIRM_CANCEL["zh"].format(number="12346", items=order.items[0].title, total=order.total)
+    done = await say(service, "好的，取消吧")
+    assert done.kind == "order"
+    assert done.text.startswith(OUTCOMES_ZH["cancelled"].format(number="12346", total=order.total))
+    assert kb.questions[-1] == "取消订单后，退款多久能到账？" and done.sources  # asked, and cited, in Chinese
+    assert (await backend.find_order("12346")).status == "cancelled"
+
+
+async def test_bare_chinese_cancel_is_a_yes_to_shall_i_cancel(service, stores):
+    _, backend = stores
+    await say(service, "取消我的订单 12346")
+    done = await say(service, "取消")
+    assert done.kind == "order" and "已取消" in done.text
+    assert (await backend.find_order("12346")).status == "cancelled"
+
+
+@pytest.mark.parametrize("answer", ["不用了，谢谢", "好的，不取消了", "算了", "不不不，取消吧"])
+async def test_chinese_no_or_any_negation_keeps_the_order(service, stores, answer):
+    _, backend = stores
+    await say(service, "取消我的订单 12346")
+    kept = await say(service, answer)
+    assert kept.kind == "order" and kept.text == KEPT["zh"].format(number="12346")
+    assert (await backend.find_order("12346")).status == "processing"
+
+
+async def test_a_question_instead_of_yes_or_no_is_routed_and_cancels_nothing(service, stores, kb):
+    _, backend = stores
+    await say(service, "取消我的订单 12346")
+    reply = await say(service, "取消以后退款多久到账？")
+    assert reply.kind == "answer" and kb.questions[-1] == "取消以后退款多久到账？"
+    assert (await backend.find_order("12346")).status == "processing"
+
+
+async def test_unclear_chinese_reply_to_the_confirmation_is_asked_again(service, stores):
+    _, backend = stores
+    await say(service, "取消我的订单 12346")
+    again = await say(service, "嗯我想想")
+    assert again.kind == "ask" and again.text == ASK_AGAIN["confirm"]["zh"].format(number="12346")
+    assert (await backend.find_order("12346")).status == "processing"
+
+
+async def test_a_refused_chinese_cancel_is_told_in_chinese(service):
+    reply = await say(service, "取消我的订单 12345")
+    assert reply.kind == "order" and reply.text == OUTCOMES_ZH["already_shipped"].format(number="12345")

@@ -83,12 +83,94 @@ def test_hash_prefixed_order_number_gives_one_span():
     assert normalise_order_number(spans[0][0]) == "12345"
 
 
+# ------------------------------------------------------------------ order numbers in Chinese sentences
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("我的订单 12345 到哪了", "12345"),
+        ("订单号：NW-100234", "NW100234"),
+        ("單號 12345", "12345"),  # Traditional
+        ("訂單編號：12345", "12345"),
+        ("订单12345", "12345"),  # no space, no \b between 单 and 1
+        ("订单12345到哪了", "12345"),
+        ("订单号是１２３４５", "12345"),  # full-width digits
+        ("订单号码是：12345", "12345"),
+        ("订单号 ＮＷ－１００２３４", "NW100234"),  # full-width letters, hyphen and digits
+        ("ＮＷ－１００２３４", "NW100234"),  # the store's own prefix needs no cue
+        ("快递单号9876543还没更新", "9876543"),
+        ("我的包裹 4821 还没到", "4821"),  # after a cue 4 digits are enough, as in English
+        ("是12345", "12345"),  # bare, after a Chinese character
+        ("有没有人工能帮我处理 NW-100588 这单", "NW100588"),
+        ("where's my package 订单号 NW-100321", "NW100321"),
+    ],
+)
+def test_order_number_in_chinese_is_found(text, expected):
+    assert extract(text).order_numbers == (expected,)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我的手机号是 13812345678",
+        "电话13812345678",
+        "联系我13812345678",
+        "价格是 12999",
+        "一共12999元",
+        "付了 12345 块",
+        "发票单号12345",
+        "邮编100000",
+        "¥12345",
+        "订单 123",  # too short even after a cue
+    ],
+)
+def test_not_an_order_number_in_chinese(text):
+    assert extract(text).order_numbers == ()
+
+
+def test_full_width_order_number_span_points_into_the_original_text():
+    text = "订单号是１２３４５，谢谢"
+    [(raw, start, end)] = extract_order_numbers(text)
+    assert raw == "12345" and text[start:end] == "１２３４５"
+    assert ("order_number", start, end) in extract(text).spans
+
+
+def test_several_chinese_order_numbers():
+    assert extract("订单12345和12346").order_numbers == ("12345", "12346")
+
+
+@pytest.mark.parametrize(
+    "text, email",
+    [
+        ("我的邮箱是 a@b.com", "a@b.com"),
+        ("我的邮箱是ana.lima@example.com吗", "ana.lima@example.com"),
+        ("邮箱：ＡＮＡ．ＬＩＭＡ＠ＥＸＡＭＰＬＥ．ＣＯＭ", "ana.lima@example.com"),
+    ],
+)
+def test_email_in_chinese_text(text, email):
+    e = extract(text)
+    assert e.emails == (email,) and e.order_numbers == ()
+    [(kind, start, end)] = e.spans
+    assert kind == "email" and text[start:end].endswith(("com", "ＣＯＭ"))
+
+
+def test_order_number_and_email_in_one_chinese_message():
+    e = extract("订单号是１２３４５，邮箱 ana.lima@example.com")
+    assert e.order_numbers == ("12345",) and e.emails == ("ana.lima@example.com",)
+
+
+def test_sku_next_to_chinese_text():
+    assert extract("这款nw-lap-0001有货吗").skus == ("NW-LAP-0001",)
+
+
 # ------------------------------------------------------------------ normalisation
 
 
 @pytest.mark.parametrize(
     "raw, expected",
-    [("#00123842", "00123842"), ("ORD-55123", "ORD55123"), ("ord-55123", "ORD55123"), ("12345", "12345"), ("#ab-1234", "AB1234")],
+    [("#00123842", "00123842"), ("ORD-55123", "ORD55123"), ("ord-55123", "ORD55123"), ("12345", "12345"), ("#ab-1234", "AB1234"),
+     ("ＮＷ－１００２３４", "NW100234")],
 )
 def test_normalise_order_number(raw, expected):
     assert normalise_order_number(raw) == expected

@@ -11,7 +11,6 @@ from rasa_sdk.interfaces import ActionNotFoundException
 
 from bot.conversations import SQLiteConversationStore
 from connectors.rasa_actions import (
-    ACTION_NAMES,
     HANDOFF_FAILED,
     NO_QUESTION,
     NO_REQUEST,
@@ -261,7 +260,7 @@ async def test_handoff_pauses_rasa_and_reaches_the_agent_console(executor, store
         ],
         "events": [slot("handoff_requested", True), {"event": "pause", "timestamp": None}],
     }
-    assert HANDOFF_TEXT["contact_human_agent"] in result["responses"][0]["text"]
+    assert HANDOFF_TEXT["contact_human_agent"]["en"] in result["responses"][0]["text"]
 
     [waiting] = await store.handoffs()  # what GET /api/handoffs lists
     assert (waiting.channel, waiting.sender, waiting.owner, waiting.handoff_reason) == (
@@ -290,10 +289,15 @@ async def test_handoff_without_support_hours(tmp_path, store):
         Settings(data_dir=tmp_path, support_hours=""), answerer=FakeAnswerer(), recommender=FakeRecommender(), store=store
     )
     result = await run(executor, rasa_action_call("action_handoff_to_human", None))
-    assert result["responses"][0]["text"] == HANDOFF_TEXT["contact_human_agent"]
+    assert result["responses"][0]["text"] == HANDOFF_TEXT["contact_human_agent"]["en"]
     [waiting] = await store.handoffs()
     assert [t.role for t in await store.history(waiting.conversation_id)] == ["system"]  # no empty customer turn
     resources.pool.shutdown()
+
+
+async def test_chinese_customer_is_told_of_the_handoff_in_chinese(executor):
+    result = await run(executor, rasa_action_call("action_handoff_to_human", "我要找人工客服", sender="zh-user"))
+    assert result["responses"][0]["text"] == HANDOFF_TEXT["contact_human_agent"]["zh"] + " We're here 9–5, Monday to Friday."
 
 
 async def test_unrecorded_handoff_does_not_pause(settings):

@@ -38,3 +38,12 @@ def test_a_hand_back_keeps_who_the_customer_proved_to_be_and_their_order():
     slots = Slots(pending=PendingQuestion("confirm", "cancel_order", "12345"), order_number="12345",
                   verified_email="ana@example.com", failures=2, last_question="Where is my order?")
     assert slots.after_handback() == Slots(order_number="12345", verified_email="ana@example.com")
+
+
+def test_the_language_a_question_was_asked_in_is_remembered():
+    pending = PendingQuestion("email", "track_order", "12345", language="zh")
+    assert pending.to_dict() == {"need": "email", "action": "track_order", "order_number": "12345", "language": "zh"}
+    assert Slots.from_dict(Slots(pending=pending).to_dict()).pending == pending
+    assert "language" not in PendingQuestion("order_number").to_dict()  # English, the default, is not stored
+    assert PendingQuestion.from_dict({"need": "confirm"}).language == "en"
+    assert PendingQuestion.from_dict({"need": "confirm", "language": 7}).language == "en"

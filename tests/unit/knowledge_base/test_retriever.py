@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fakes import HashEmbedder
 
@@ -133,3 +134,62 @@ def test_knowledge_base_emptied_by_deleting_every_file(tmp_path):
     kb = KnowledgeBase.load(tmp_path / "index")
     assert len(kb) == len(kb.dense) == 0
     assert HybridRetriever(kb, HashEmbedder()).retrieve("some text") == []
+
+
+class _ChineseSpace(HashEmbedder):
+    """A second embedding space: the same hashing, shifted, so its vectors differ from the default's."""
+
+    def __init__(self) -> None:
+        super().__init__(model_name="fake-chinese")
+        self.queries: list[str] = []
+
+    def embed(self, texts, batch_size=None, progress=False):
+        return np.roll(super().embed(texts), 7, axis=1)
+
+    def embed_queries(self, texts):
+        self.queries.extend(texts)
+        return self.embed(texts)
+
+
+def _routed_kb(tmp_path, files):
+    from models.multilingual_embedder import LanguageRoutedEmbedder
+
+    root = tmp_path / "store"
+    root.mkdir()
+    for name, text in files.items():
+        (root / name).write_text(text, encoding="utf-8")
+    routed = LanguageRoutedEmbedder(HashEmbedder(model_name="fake-default"), {"zh": _ChineseSpace()})
+    Ingestor(tmp_path / "index", routed, progress=False).ingest_paths([root])
+    kb = KnowledgeBase.load(tmp_path / "index", expected_dimension=256)
+    assert kb.embedder_name == "fake-default + zh: fake-chinese"
+    return kb, routed
+
+
+def test_a_question_meets_only_passages_of_its_own_embedding_space(tmp_path):
+    kb, routed = _routed_kb(tmp_path, FILES)
+    retriever = HybridRetriever(kb, routed, top_k=10)
+    chinese = retriever.retrieve("退货要多少天")
+    assert chinese and {r.passage.language for r in chinese} == {"zh"}
+    assert routed.by_language["zh"].queries == ["退货要多少天"]
+    # The passage vector was made in the Chinese space: the query's cosine with it is real.
+    assert chinese[0].dense_score > 0.3
+    english = retriever.retrieve("how many days to return an item")
+    assert english and "zh" not in {r.passage.language for r in english}
+    filtered = retriever.retrieve("退货", filters=RetrievalFilters(languages=("zh",)))
+    assert [r.passage.doc_id for r in filtered] == ["store/returns.zh.md"]
+
+
+def test_a_language_without_passages_is_searched_in_the_default_space(tmp_path):
+    kb, routed = _routed_kb(tmp_path, {k: v for k, v in FILES.items() if not k.endswith(".zh.md")})
+    results = HybridRetriever(kb, routed, top_k=3).retrieve("礼品卡会过期吗")
+    assert results and routed.by_language["zh"].queries == []
+
+
+def test_a_space_may_weigh_dense_scores_its_own_way(tmp_path):
+    kb, routed = _routed_kb(tmp_path, FILES)
+    dense_only = HybridRetriever(kb, routed, top_k=3, space_dense_weights={"zh": 1.0})
+    fused = dense_only.retrieve("退货要多少天")
+    assert fused and all(r.passage.language == "zh" for r in fused)
+    # Weight 1: the fused score is the standardised dense score alone, so the order is the dense order.
+    assert [r.dense_score for r in fused] == sorted((r.dense_score for r in fused), reverse=True)
+    assert dense_only.space_dense_weights == {"zh": 1.0} and dense_only.dense_weight == 0.5

@@ -318,9 +318,10 @@ def test_shipped_model_has_the_bitext_intents():
     assert len(set(model.classes)) == 27
     assert {"contact_human_agent", "track_order", "cancel_order", "get_refund", "complaint"} <= set(model.classes)
     assert model.meta["holdout_fraction"] == 0.2
-    assert model.embedding_dimension == 384  # all-MiniLM-L6-v2
+    # all-MiniLM-L6-v2, then multilingual-e5-small's block (zeros for a message that is not Chinese)
+    assert model.embedding_dimension == 768 and "zh: multilingual-e5-small" in model.meta["embedder"]
     # it runs on embeddings of the right shape (no real embedder needed for that)
-    p = model.probabilities(["where is my order"], np.zeros((1, 384), dtype=np.float32))
+    p = model.probabilities(["where is my order"], np.zeros((1, 768), dtype=np.float32))
     assert p.shape == (1, 27) and p.sum() == pytest.approx(1.0)
 
 

@@ -104,6 +104,22 @@ def test_window_labels_point_at_the_answer_tokens_or_at_cls(tiny_checkpoint, tmp
     assert sample == 2
 
 
+def test_thinning_keeps_every_answer_window_and_every_unanswerable_one(tiny_checkpoint, tmp_path):
+    from transformers import AutoTokenizer
+
+    from training.reader import thin_negative_windows
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint)
+    examples = load_qa_examples(squad_file(tmp_path))[:3]
+    windows = build_windows(tokenizer, examples, max_seq_length=24, stride=8, max_question_tokens=12)
+    assert thin_negative_windows(windows, examples, 1.0, 0) is windows
+    none = thin_negative_windows(windows, examples, 0.0, 0)
+    impossible = {i for i, e in enumerate(examples) if e.is_impossible}
+    assert [w for w in windows if w["start_positions"] > 0] == [w for w in none if w["start_positions"] > 0]
+    assert all(w["start_positions"] > 0 or w["example"] in impossible for w in none)
+    assert any(w["example"] in impossible for w in none) and len(none) < len(windows)
+
+
 def test_training_checkpoints_resumes_and_ships_fp16_with_its_record(tiny_checkpoint, tmp_path):
     from safetensors import safe_open
 
