@@ -32,7 +32,9 @@ QUESTIONS = [
     ("How many days do I have to return an item?", "30 days"),
     ("Do you ship to Canada?", "Canada"),
     ("Can I pay with PayPal?", "PayPal"),
-    ("How do I reset my password?", "Forgot password"),
+    # Both sentences of the "I Forgot My Password" passage answer it ("click Forgot password", "we send
+    # you a password reset link"); which one the int8 embedder ranks first varies with its export.
+    ("How do I reset my password?", "password"),
     ("How long do refunds take?", "business days"),
     ("Is there a warranty on laptops?", "2-year"),
     ("When is customer support open?", "Monday to Friday"),

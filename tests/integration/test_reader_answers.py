@@ -35,9 +35,12 @@ def test_the_reader_is_the_shipped_checkpoint_and_its_ladder_off_by_default(read
 
     assert isinstance(reading_answerer, ReadingAnswerer)
     assert reading_answerer.reader.model_dir.name == "reader" and not reading_answerer.reader.quantize  # int8 cost 4.5 F1
-    # The calibrated answer-or-abstain model is opt-in (README); by default the quoting path decides.
+    # The calibrated answer-or-abstain model is opt-in (README); by default the quoting path decides
+    # English questions, and only Chinese ones are read (by the Chinese reader).
     default = getattr(sample_answerer, "inner", sample_answerer)
-    assert not isinstance(default, (ReadingAnswerer, CalibratedAnswerer))
+    assert not isinstance(default, CalibratedAnswerer)
+    assert isinstance(default, ReadingAnswerer) and default.languages == ("zh",)
+    assert default.by_language["zh"][0].model_dir.name == "reader-zh"
 
 
 def test_the_calibrated_model_answers_what_it_is_sure_of_and_declines_the_rest(sample_index_dir):
